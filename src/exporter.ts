@@ -1,0 +1,185 @@
+// Where spans go: one export pipeline per configured exporter, each a bounded
+// batch queue in front of the exporter. Failures are reported once per
+// outage with a count of the spans lost, never once per batch.
+import type { Context } from '@opentelemetry/api';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { maskedUrl, type SidetraceConfig, type TracesExporterName } from './config';
+import { describeExporter } from './describe';
+import { log } from './logging';
+
+/** What happened to the spans handed to one pipeline (also what `doctor` and the bench read). */
+export interface ExportStats {
+  exported: number;
+  failed: number;
+  droppedQueueFull: number;
+}
+
+export interface ExportTarget {
+  exporter: SpanExporter;
+  /** For log lines: the exporter and where it sends, secrets masked. */
+  description: string;
+}
+
+export function createExporter(name: TracesExporterName, config: SidetraceConfig): ExportTarget | undefined {
+  const description = describeExporter(name, config);
+  switch (name) {
+    case 'otlp': {
+      const { endpoint, headers, timeoutMs, compression, protocol } = config.otlp;
+      const options = { url: endpoint, headers, timeoutMillis: timeoutMs, compression: compression as never };
+      if (protocol === 'grpc') {
+        const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
+        const { Metadata } = require('@grpc/grpc-js');
+        const metadata = new Metadata();
+        for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+        return { exporter: new OTLPTraceExporter({ url: endpoint, metadata, timeoutMillis: timeoutMs, compression }), description };
+      }
+      const pkg = protocol === 'http/json' ? '@opentelemetry/exporter-trace-otlp-http' : '@opentelemetry/exporter-trace-otlp-proto';
+      const { OTLPTraceExporter } = require(pkg);
+      return { exporter: new OTLPTraceExporter(options), description };
+    }
+    case 'jaeger': {
+      const { JaegerExporter } = require('@opentelemetry/exporter-jaeger');
+      const j = config.jaeger;
+      return {
+        exporter: new JaegerExporter({
+          endpoint: j.endpoint,
+          host: j.agentHost,
+          port: j.agentPort,
+          username: j.user,
+          password: j.password,
+          flushTimeout: j.timeoutMs,
+        }),
+        description,
+      };
+    }
+    case 'console': {
+      const { ConsoleSpanExporter } = require('@opentelemetry/sdk-trace-base');
+      return { exporter: new ConsoleSpanExporter(), description };
+    }
+    case 'none':
+      return undefined;
+  }
+}
+
+function reason(result: ExportResult): string {
+  const msg = result.error?.message ?? 'export failed';
+  // Error texts can echo a URL; never let its userinfo or query through.
+  return msg.split('\n')[0].slice(0, 200).replace(/https?:\/\/[^\s]+/g, (u) => maskedUrl(u));
+}
+
+/** Tracks one outage at a time: one line when it starts, one when it ends. */
+class OutageReporter {
+  private since?: number;
+  private lostInOutage = 0;
+  constructor(private readonly description: string) {}
+
+  lost(count: number, why: string): void {
+    this.lostInOutage += count;
+    if (this.since === undefined) {
+      this.since = Date.now();
+      log.warn(`export to ${this.description} is failing (${why}); spans are being dropped until it recovers`);
+    }
+  }
+
+  ok(): void {
+    if (this.since === undefined) return;
+    const secs = ((Date.now() - this.since) / 1000).toFixed(1);
+    log.warn(`export to ${this.description} recovered after ${secs}s; ${this.lostInOutage} spans were dropped during the outage`);
+    this.since = undefined;
+    this.lostInOutage = 0;
+  }
+
+  /** At shutdown: say what an unfinished outage cost. */
+  finish(): void {
+    if (this.since !== undefined) log.warn(`shutting down while export to ${this.description} is failing; ${this.lostInOutage} spans were dropped`);
+  }
+}
+
+/** Counts spans in and out of the exporter so the queue bound can be enforced and reported. */
+class CountingExporter implements SpanExporter {
+  handedOut = 0;
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly stats: ExportStats,
+    private readonly outage: OutageReporter,
+  ) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.handedOut += spans.length;
+    const settle = (result: ExportResult) => {
+      if (result.code === ExportResultCode.SUCCESS) {
+        this.stats.exported += spans.length;
+        this.outage.ok();
+      } else {
+        this.stats.failed += spans.length;
+        this.outage.lost(spans.length, reason(result));
+      }
+      done(result);
+    };
+    try {
+      this.inner.export(spans, settle);
+    } catch (err) {
+      settle({ code: ExportResultCode.FAILED, error: err as Error });
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush ? this.inner.forceFlush() : Promise.resolve();
+  }
+}
+
+/**
+ * A batch span processor with its queue bound made visible: a span that would
+ * overflow the queue is counted (and reported with the outage) instead of
+ * vanishing silently inside the batch processor.
+ */
+export class ExportPipeline implements SpanProcessor {
+  readonly stats: ExportStats = { exported: 0, failed: 0, droppedQueueFull: 0 };
+  private readonly batch: SpanProcessor;
+  private readonly counting: CountingExporter;
+  private readonly outage: OutageReporter;
+  private handedIn = 0;
+
+  constructor(
+    target: ExportTarget,
+    private readonly maxQueueSize: number,
+    batchConfig: SidetraceConfig['batch'],
+  ) {
+    this.outage = new OutageReporter(target.description);
+    this.counting = new CountingExporter(target.exporter, this.stats, this.outage);
+    const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+    this.batch = new BatchSpanProcessor(this.counting, batchConfig);
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    this.batch.onStart(span, parentContext);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & 1) === 0) return;
+    if (this.handedIn - this.counting.handedOut >= this.maxQueueSize) {
+      this.stats.droppedQueueFull++;
+      this.outage.lost(1, 'the export queue is full');
+      return;
+    }
+    this.handedIn++;
+    this.batch.onEnd(span);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.batch.forceFlush();
+  }
+
+  async shutdown(): Promise<void> {
+    try {
+      await this.batch.shutdown();
+    } finally {
+      this.outage.finish();
+    }
+  }
+}

@@ -1,0 +1,6 @@
+// The library API: start/shutdown for code-first setup, plus the custom-span
+// helpers for migrations and deploys.
+export { start, shutdown, forceFlush, exportStats, ConfigError } from './start';
+export type { StartOptions, StartResult } from './start';
+export { readConfig } from './config';
+export type { SidetraceConfig, ConfigProblem } from './config';

@@ -1,0 +1,57 @@
+// Assembles the OpenTelemetry tracing SDK from a validated config: resource,
+// sampler, span processors (redaction, noise rescue, export) and the
+// instrumentations. Loaded only when tracing is enabled.
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { SidetraceConfig } from './config';
+import { createExporter, ExportPipeline, type ExportStats } from './exporter';
+import { createInstrumentations } from './instrumentations';
+import { log } from './logging';
+import { NoiseRescueProcessor } from './noise';
+import { createPropagator } from './propagators';
+import { RedactionProcessor } from './redaction';
+import { buildResource, type ServiceIdentity } from './resource';
+import { createSampler } from './sampler';
+
+export interface SdkHandle {
+  /** Export statistics per pipeline, in exporter order. */
+  stats: ExportStats[];
+  instrumentations: Instrumentation[];
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, instrumentationNames: string[]): SdkHandle {
+  const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
+  const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
+
+  const pipelines: ExportPipeline[] = [];
+  for (const name of config.exporters) {
+    const target = createExporter(name, config);
+    if (target) pipelines.push(new ExportPipeline(target, config.batch.maxQueueSize, config.batch));
+  }
+  const processors: SpanProcessor[] = [new RedactionProcessor(config.redaction.queryParams)];
+  for (const p of pipelines) processors.push(config.noise.enabled ? new NoiseRescueProcessor(p) : p);
+
+  const provider = new NodeTracerProvider({
+    resource: buildResource(config, identity),
+    sampler: createSampler(config),
+    spanLimits: config.spanLimits,
+    spanProcessors: processors,
+    forceFlushTimeoutMillis: config.shutdownTimeoutMs,
+  });
+  provider.register({ propagator: createPropagator(config) });
+
+  const instrumentations = createInstrumentations(instrumentationNames, config, (line) => log.warn(line));
+  const unregister = registerInstrumentations({ instrumentations, tracerProvider: provider });
+
+  return {
+    stats: pipelines.map((p) => p.stats),
+    instrumentations,
+    forceFlush: () => provider.forceFlush(),
+    shutdown: async () => {
+      unregister();
+      await provider.shutdown();
+    },
+  };
+}

@@ -1,0 +1,125 @@
+// start() and shutdown(): what the preload, the register hook and library
+// users call. Reads the config once; when tracing is off it loads nothing
+// else (no SDK, no instrumentation) and says so in one line.
+import { readConfig, type SidetraceConfig } from './config';
+import { describeSampler, describeTargets } from './describe';
+import { planInstrumentations } from './instrumentations';
+import { log, setLogLevel, wireDiagnostics } from './logging';
+import { serviceIdentity, type ServiceIdentity } from './resource';
+import type { SdkHandle } from './sdk';
+import { installShutdownHooks, withTimeout } from './shutdown';
+import { DISTRO_VERSION } from './version';
+
+export interface StartOptions {
+  /** Environment to read instead of process.env (tests, embedding). */
+  env?: Record<string, string | undefined>;
+  /** Register the ESM loader hook so `import`ed modules are instrumented too. */
+  esm?: boolean;
+  /** Load no instrumentation (the CLI traces itself only). */
+  instrumentations?: false;
+  /** Install SIGTERM/SIGINT/beforeExit flush hooks (default true). */
+  shutdownHooks?: boolean;
+  /** Overrides for the service identity (the CLI's --service/--version/--environment). */
+  identity?: Partial<ServiceIdentity>;
+  /** Print the start-up line (default true). */
+  announce?: boolean;
+}
+
+export interface StartResult {
+  enabled: boolean;
+  config: SidetraceConfig;
+  identity?: ServiceIdentity;
+  /** Instrumentations actually loaded. */
+  instrumentations: string[];
+}
+
+/** Thrown by start() when SIDETRACE_STRICT=true and the config has problems. */
+export class ConfigError extends Error {}
+
+let handle: SdkHandle | undefined;
+let removeHooks: (() => void) | undefined;
+let result: StartResult | undefined;
+let timeoutMs = 2000;
+
+export function start(options: StartOptions = {}): StartResult {
+  if (result) return result;
+  const { config, problems } = readConfig(options.env ?? process.env);
+  setLogLevel(config.logLevel);
+  timeoutMs = config.shutdownTimeoutMs;
+  if (config.strict && problems.length) {
+    for (const p of problems) log.error(p.message);
+    throw new ConfigError(`sidetrace: SIDETRACE_STRICT=true and the configuration has ${problems.length} problem(s): ${problems.map((p) => p.variable).join(', ')}`);
+  }
+  for (const p of problems) log.warn(p.message);
+
+  if (config.agent === 'newrelic') {
+    const { startNewRelicAgent } = require('./agent-newrelic') as typeof import('./agent-newrelic');
+    result = { enabled: startNewRelicAgent(config), config, instrumentations: [] };
+    return result;
+  }
+
+  if (!config.enabled) {
+    if (options.announce !== false) log.info(`tracing is off: ${config.disabledReason}`);
+    result = { enabled: false, config, instrumentations: [] };
+    return result;
+  }
+
+  wireDiagnostics(config.logLevel);
+  const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
+  const plan = options.instrumentations === false ? { load: [], absent: [], unknown: [] } : planInstrumentations(config);
+  if (plan.unknown.length) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${plan.unknown.join(', ')}; ignoring them`);
+  if (options.esm && plan.load.length) registerEsmHook();
+
+  const { startSdk } = require('./sdk') as typeof import('./sdk');
+  handle = startSdk(config, identity, plan.load);
+  if (options.shutdownHooks !== false) removeHooks = installShutdownHooks(() => handle!.shutdown(), config.shutdownTimeoutMs);
+
+  if (options.announce !== false) {
+    const targets = describeTargets(config);
+    log.info(
+      `v${DISTRO_VERSION} tracing ${identity.name}${identity.version ? `@${identity.version}` : ''}` +
+        `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
+        `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
+        `; instrumentations: ${plan.load.join(', ') || 'none'}`,
+    );
+  }
+  result = { enabled: true, config, identity, instrumentations: plan.load };
+  return result;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function registerEsmHook(): void {
+  try {
+    const { register } = require('node:module') as typeof import('node:module');
+    const { pathToFileURL } = require('node:url') as typeof import('node:url');
+    const hook = require.resolve('@opentelemetry/instrumentation/hook.mjs');
+    register(pathToFileURL(hook).href, pathToFileURL(__filename).href);
+  } catch (err) {
+    log.warn(`ESM loader hook could not be registered (${(err as Error).message}); ESM imports will not be instrumented`);
+  }
+}
+
+/** Export statistics of the running SDK (empty when tracing is off). */
+export function exportStats() {
+  return handle ? handle.stats : [];
+}
+
+/** Flush what is queued, within the shutdown bound. */
+export async function forceFlush(): Promise<void> {
+  if (handle) await withTimeout(handle.forceFlush(), timeoutMs);
+}
+
+/** Flush and stop, within the shutdown bound (SIDETRACE_SHUTDOWN_TIMEOUT_MS). Never throws. */
+export async function shutdown(): Promise<void> {
+  removeHooks?.();
+  removeHooks = undefined;
+  const h = handle;
+  handle = undefined;
+  if (h) {
+    const outcome = await withTimeout(h.shutdown(), timeoutMs);
+    if (outcome === 'timeout') log.warn(`shutdown did not finish within ${timeoutMs} ms; some spans may be lost`);
+  }
+}

@@ -427,7 +427,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
   const samplerName = r.choice('OTEL_TRACES_SAMPLER', SAMPLERS, 'parentbased_always_on');
   let ratio = 1;
   const ratioRaw = r.raw('OTEL_TRACES_SAMPLER_ARG');
-  if (ratioRaw !== undefined && samplerName.endsWith('traceidratio')) {
+  if (ratioRaw !== undefined) {
     const n = Number(ratioRaw);
     if (!Number.isFinite(n) || n < 0 || n > 1) r.problem('OTEL_TRACES_SAMPLER_ARG', ratioRaw, 'is not a number from 0 to 1', 'using 1');
     else ratio = n;

@@ -3,8 +3,11 @@
 // here, through the SDK's own seams:
 // - NoiseSampler: a server span for a health check, probe or static file is
 //   recorded but not sampled, so neither it nor its children are exported;
-// - NoiseRescueProcessor: such a span that ends in error is exported after
-//   all, alone, because an error is never noise.
+// - NoiseFilterProcessor: such a span that ends in error is exported after
+//   all, alone, because an error is never noise; and a client span that an
+//   instrumentation started with no parent (a connect, a heartbeat) is
+//   dropped unless it failed, for the libraries that have no setting to not
+//   create it.
 import { Context, SpanKind, SpanStatusCode, TraceFlags, trace, Attributes, Link } from '@opentelemetry/api';
 import type { ReadableSpan, Sampler, SamplingResult, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
@@ -88,8 +91,10 @@ function asSampled(span: ReadableSpan): ReadableSpan {
   return Object.create(span, { spanContext: { value: () => ctx } });
 }
 
-/** Passes spans to `next`; an ignored-path span that failed goes through as sampled. */
-export class NoiseRescueProcessor implements SpanProcessor {
+const INSTRUMENTATION_SCOPE = /^@opentelemetry\/instrumentation-|^@fastify\/otel/;
+
+/** Passes spans to `next`, minus the noise that could only be recognised at its end. */
+export class NoiseFilterProcessor implements SpanProcessor {
   constructor(private readonly next: SpanProcessor) {}
 
   onStart(span: Span, parentContext: Context): void {
@@ -101,6 +106,8 @@ export class NoiseRescueProcessor implements SpanProcessor {
       if (failed(span)) this.next.onEnd(asSampled(span));
       return;
     }
+    const orphanClient = span.kind === SpanKind.CLIENT && span.parentSpanContext === undefined && INSTRUMENTATION_SCOPE.test(span.instrumentationScope.name);
+    if (orphanClient && !failed(span)) return;
     this.next.onEnd(span);
   }
 

@@ -7,7 +7,7 @@ import type { SidetraceConfig } from './config';
 import { createExporter, ExportPipeline, type ExportStats } from './exporter';
 import { createInstrumentations } from './instrumentations';
 import { log } from './logging';
-import { NoiseRescueProcessor } from './noise';
+import { NoiseFilterProcessor } from './noise';
 import { createPropagator } from './propagators';
 import { RedactionProcessor } from './redaction';
 import { buildResource, type ServiceIdentity } from './resource';
@@ -31,7 +31,7 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, ins
     if (target) pipelines.push(new ExportPipeline(target, config.batch.maxQueueSize, config.batch));
   }
   const processors: SpanProcessor[] = [new RedactionProcessor(config.redaction.queryParams)];
-  for (const p of pipelines) processors.push(config.noise.enabled ? new NoiseRescueProcessor(p) : p);
+  for (const p of pipelines) processors.push(config.noise.enabled ? new NoiseFilterProcessor(p) : p);
 
   const provider = new NodeTracerProvider({
     resource: buildResource(config, identity),

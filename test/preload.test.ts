@@ -1,0 +1,231 @@
+// The preload as a user runs it: a real express app in a child process under
+// `--require sidetrace/preload`, spans as a real OTLP receiver decodes them.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { startOtlpReceiver, OtlpReceiver, ReceivedSpan } from './helpers/otlp-receiver';
+import { FIXTURES, REGISTER, get, startApp, RunningApp } from './helpers/app';
+
+const APP = `${FIXTURES}/express-app.js`;
+const FAST = { OTEL_BSP_SCHEDULE_DELAY: '50' };
+
+let rx: OtlpReceiver;
+const apps: RunningApp[] = [];
+before(async () => {
+  rx = await startOtlpReceiver();
+});
+after(async () => {
+  await Promise.all(apps.map((a) => a.stop()));
+  await rx.close();
+});
+
+async function app(env: Record<string, string | undefined>, opts: { script?: string; nodeArgs?: string[] } = {}) {
+  const a = await startApp({ script: opts.script ?? APP, env: { ...FAST, ...env }, nodeArgs: opts.nodeArgs });
+  apps.push(a);
+  return a;
+}
+
+const serverSpan = (route: string, service: string) => (s: ReceivedSpan) =>
+  s.kind === 2 && s.attributes['http.route'] === route && s.resource['service.name'] === service;
+
+function sidetraceLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('sidetrace:'));
+}
+
+describe('preload', () => {
+  it('sends a server span with http.route and the service identity over http/protobuf', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'proto-svc', OTEL_RESOURCE_ATTRIBUTES: 'service.version=1.2.3,team=web' });
+    assert.equal((await get(`${a.url}/users/42`)).status, 200);
+    const [span] = await rx.waitForSpans(serverSpan('/users/:id', 'proto-svc'));
+    assert.equal(span.name, 'GET /users/:id');
+    assert.equal(span.resource['service.version'], '1.2.3');
+    assert.equal(span.resource['team'], 'web');
+    assert.equal(span.resource['telemetry.distro.name'], 'sidetrace');
+    assert.ok(rx.requests.some((r) => r.contentType.includes('protobuf')));
+    const lines = sidetraceLines(a.stderr());
+    assert.equal(lines.length, 1, `one start-up line, got: ${lines.join(' | ')}`);
+    assert.match(lines[0], /tracing proto-svc@1\.2\.3 → otlp http\/protobuf .*instrumentations: http, undici, express/);
+  });
+
+  it('speaks http/json when asked', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'json-svc' });
+    await get(`${a.url}/hello`);
+    const [span] = await rx.waitForSpans(serverSpan('/hello', 'json-svc'));
+    assert.equal(span.name, 'GET /hello');
+    assert.ok(rx.requests.some((r) => r.contentType.includes('json')));
+  });
+
+  it('takes service.version from the deploy (KAMAL_VERSION) and the environment from NODE_ENV', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'deployed-svc', KAMAL_VERSION: 'abc123', NODE_ENV: 'staging' });
+    await get(`${a.url}/hello`);
+    const [span] = await rx.waitForSpans(serverSpan('/hello', 'deployed-svc'));
+    assert.equal(span.resource['service.version'], 'abc123');
+    assert.equal(span.resource['deployment.environment.name'], 'staging');
+  });
+
+  it('is off unless configured: loads no OpenTelemetry module, sends nothing, says how to turn it on', async () => {
+    const before = rx.spans.length;
+    const a = await app({ OTEL_SERVICE_NAME: 'off-svc' });
+    const loaded = JSON.parse((await get(`${a.url}/loaded`)).body);
+    assert.deepEqual(loaded, []);
+    await get(`${a.url}/hello`);
+    const lines = sidetraceLines(a.stderr());
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], /tracing is off: no exporter is configured; set OTEL_EXPORTER_OTLP_ENDPOINT/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rx.spans.slice(before).filter((s) => s.resource['service.name'] === 'off-svc').length, 0);
+  });
+
+  it('OTEL_SDK_DISABLED=true wins over SIDETRACE_ENABLED=true and an endpoint', async () => {
+    const a = await app({ OTEL_SDK_DISABLED: 'true', SIDETRACE_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url });
+    assert.deepEqual(JSON.parse((await get(`${a.url}/loaded`)).body), []);
+    assert.match(a.stderr(), /tracing is off: OTEL_SDK_DISABLED=true/);
+  });
+
+  it('SIDETRACE_ENABLED=false turns it off even with an endpoint', async () => {
+    const a = await app({ SIDETRACE_ENABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url });
+    assert.deepEqual(JSON.parse((await get(`${a.url}/loaded`)).body), []);
+  });
+
+  const badValues: [string, string, RegExp][] = [
+    ['OTEL_BSP_MAX_QUEUE_SIZE', 'lots', /OTEL_BSP_MAX_QUEUE_SIZE="lots" is not a whole number .*; using 2048/],
+    ['OTEL_TRACES_SAMPLER', 'sometimes', /OTEL_TRACES_SAMPLER="sometimes" is not one of .*; using parentbased_always_on/],
+    ['OTEL_EXPORTER_OTLP_PROTOCOL', 'carrier-pigeon', /OTEL_EXPORTER_OTLP_PROTOCOL="carrier-pigeon" is not one of .*; using http\/protobuf/],
+    ['OTEL_TRACES_SAMPLER_ARG', '7', /OTEL_TRACES_SAMPLER_ARG="7" is not a number from 0 to 1; using 1/],
+    ['SIDETRACE_SHUTDOWN_TIMEOUT_MS', '-5', /SIDETRACE_SHUTDOWN_TIMEOUT_MS="-5" is not a whole number .*; using 2000/],
+    ['OTEL_LOG_LEVEL', 'loud', /OTEL_LOG_LEVEL="loud" is not one of .*; using info/],
+    ['OTEL_TRACES_EXPORTER', 'otlp,zipkin', /OTEL_TRACES_EXPORTER="otlp,zipkin" names unknown entry zipkin; using otlp/],
+    ['OTEL_NODE_ENABLED_INSTRUMENTATIONS', 'http,express,teleport', /names unknown instrumentations teleport; ignoring them/],
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'api-key=s3cr3t-value,garbage', /OTEL_EXPORTER_OTLP_HEADERS has 1 malformed entry .*; ignoring it/],
+    ['SIDETRACE_ENABLED', 'maybe', /SIDETRACE_ENABLED="maybe" is not true or false; ignoring it/],
+  ];
+  for (const [name, value, line] of badValues) {
+    it(`bad ${name} gets one line and the app keeps serving traced`, async () => {
+      const service = `bad-${name.toLowerCase()}`;
+      const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, [name]: value });
+      assert.equal((await get(`${a.url}/hello`)).status, 200);
+      const problems = sidetraceLines(a.stderr()).filter((l) => line.test(l));
+      assert.equal(problems.length, 1, `expected one line matching ${line}; stderr: ${a.stderr()}`);
+      assert.ok(!a.stderr().includes('s3cr3t-value'), 'secret header value echoed');
+      await rx.waitForSpans(serverSpan('/hello', service));
+    });
+  }
+
+  it('SIDETRACE_STRICT=true makes a bad value fatal at start, with the same line', async () => {
+    const a = await startApp({ script: APP, env: { SIDETRACE_STRICT: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_BSP_SCHEDULE_DELAY: 'soon' }, waitListening: false });
+    apps.push(a);
+    const { code } = await a.exited;
+    assert.equal(code, 78);
+    assert.match(a.stderr(), /OTEL_BSP_SCHEDULE_DELAY="soon" is not a whole number/);
+    assert.doesNotMatch(a.stdout(), /listening on/);
+  });
+
+  it('masks OTLP header values in the start-up line but sends them', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'hdr-svc', OTEL_EXPORTER_OTLP_HEADERS: 'api-key=topsecret123' });
+    await get(`${a.url}/hello`);
+    await rx.waitForSpans(serverSpan('/hello', 'hdr-svc'));
+    assert.match(a.stderr(), /headers api-key=\*\*\*/);
+    assert.ok(!a.stderr().includes('topsecret123'));
+    assert.ok(rx.requests.some((r) => r.headers['api-key'] === 'topsecret123'));
+  });
+
+  it('instruments an ESM app through --import sidetrace/register', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'esm-svc' }, { script: `${FIXTURES}/esm-app.mjs`, nodeArgs: ['--import', REGISTER] });
+    assert.equal((await get(`${a.url}/esm/9`)).body, 'esm 9');
+    const [span] = await rx.waitForSpans(serverSpan('/esm/:id', 'esm-svc'));
+    assert.equal(span.name, 'GET /esm/:id');
+  });
+
+  it('OTEL_TRACES_EXPORTER=console prints spans to stdout', async () => {
+    const a = await app({ OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'console-svc' });
+    await get(`${a.url}/users/5`);
+    const deadline = Date.now() + 5000;
+    while (!a.stdout().includes("name: 'GET /users/:id'") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(a.stdout(), /name: 'GET \/users\/:id'/);
+  });
+
+  it('OTEL_TRACES_EXPORTER=none with SIDETRACE_ENABLED=true propagates context but exports nothing', async () => {
+    const before = rx.spans.length;
+    const seen: string[] = [];
+    const upstream = http.createServer((req, res) => {
+      seen.push(String(req.headers.traceparent ?? ''));
+      res.end('up');
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    try {
+      const a = await app({ OTEL_TRACES_EXPORTER: 'none', SIDETRACE_ENABLED: 'true', TARGET_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/` });
+      assert.equal((await get(`${a.url}/outgoing`)).body, 'upstream 200');
+      assert.match(seen[0], /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      assert.match(a.stderr(), /no exporter \(propagation only\)/);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(rx.spans.length, before);
+    } finally {
+      upstream.close();
+    }
+  });
+
+  it('OTEL_TRACES_EXPORTER=jaeger sends thrift to the Jaeger collector endpoint', async () => {
+    const bodies: Buffer[] = [];
+    const jaeger = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/api/traces' && String(req.headers['content-type']).includes('thrift')) bodies.push(Buffer.concat(chunks));
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => jaeger.listen(0, '127.0.0.1', r));
+    try {
+      const a = await app({ OTEL_TRACES_EXPORTER: 'jaeger', OTEL_EXPORTER_JAEGER_ENDPOINT: `http://127.0.0.1:${(jaeger.address() as AddressInfo).port}/api/traces`, OTEL_SERVICE_NAME: 'jaeger-svc' });
+      await get(`${a.url}/users/3`);
+      const deadline = Date.now() + 8000;
+      while (!bodies.some((b) => b.includes('GET /users/:id')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const body = bodies.find((b) => b.includes('GET /users/:id'));
+      assert.ok(body, 'a thrift batch with the server span arrived');
+      assert.ok(body!.includes('jaeger-svc'), 'the batch names the service');
+    } finally {
+      jaeger.close();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('exits on SIGTERM within the bound when the collector is unreachable', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', SIDETRACE_SHUTDOWN_TIMEOUT_MS: '500' });
+    await get(`${a.url}/hello`);
+    const sent = Date.now();
+    a.child.kill('SIGTERM');
+    const { signal, at } = await a.exited;
+    assert.equal(signal, 'SIGTERM', 'exits the conventional way: by the signal');
+    assert.ok(at - sent < 5000, `exited ${at - sent} ms after SIGTERM`);
+  });
+
+  it('exits on SIGTERM within the bound when the collector accepts and never answers', async () => {
+    const hang = await startOtlpReceiver();
+    hang.setMode('hang');
+    try {
+      const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: hang.url, SIDETRACE_SHUTDOWN_TIMEOUT_MS: '500', OTEL_BSP_SCHEDULE_DELAY: '5000' });
+      await get(`${a.url}/hello`);
+      const sent = Date.now();
+      a.child.kill('SIGTERM');
+      const { signal, at } = await a.exited;
+      assert.equal(signal, 'SIGTERM');
+      assert.ok(at - sent < 5000, `exited ${at - sent} ms after SIGTERM`);
+      assert.ok(hang.requests.length >= 1, 'the flush did try to export');
+      assert.match(a.stderr(), /did not finish within 500 ms/);
+    } finally {
+      await hang.close();
+    }
+  });
+
+  it('flushes on SIGTERM and leaves the exit to an app that handles SIGTERM itself', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'own-handler', APP_SIGTERM_HANDLER: '1', OTEL_BSP_SCHEDULE_DELAY: '60000' });
+    await get(`${a.url}/users/1`);
+    a.child.kill('SIGTERM');
+    const { code } = await a.exited;
+    assert.equal(code, 7, "the app's own handler decided the exit code");
+    assert.match(a.stdout(), /app got SIGTERM/);
+    await rx.waitForSpans(serverSpan('/users/:id', 'own-handler'), { timeoutMs: 2000 });
+  });
+});

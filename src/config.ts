@@ -96,6 +96,13 @@ export interface SidetraceConfig {
   /** Where the deploy and version facts come from (resource defaults). */
   deploy: { version?: string; environment?: string };
   nodeEnv?: string;
+  /** What `sidetrace doctor` checks besides the exporters. */
+  doctor: {
+    /** The collector's health_check endpoint; undefined → not checked. */
+    collectorHealthUrl?: string;
+    /** Jaeger's query service, to confirm the test span arrived; undefined → not checked. */
+    jaegerQueryUrl?: string;
+  };
 }
 
 export interface ConfigProblem {
@@ -219,7 +226,7 @@ class Reader {
   }
 
   problem(variable: string, value: string | undefined, why: string, instead: string): void {
-    const shown = SECRET_VARIABLES.has(variable) ? '(value hidden)' : JSON.stringify(truncate(value ?? ''));
+    const shown = SECRET_VARIABLES.has(variable) ? '(value hidden)' : oneLine(JSON.stringify(truncate(value ?? '')));
     this.problems.push({ variable, message: `${variable}=${shown} ${why}; ${instead}` });
   }
 
@@ -271,7 +278,7 @@ class Reader {
     const known = items.filter((i) => allowed.includes(i.toLowerCase() as T)).map((i) => i.toLowerCase() as T);
     const unknown = items.filter((i) => !allowed.includes(i.toLowerCase() as T));
     if (unknown.length) {
-      this.problem(name, v, `names unknown ${unknown.length === 1 ? 'entry' : 'entries'} ${unknown.join(', ')}`, known.length ? `using ${known.join(', ')}` : `using ${fallback.join(', ') || 'none'}`);
+      this.problem(name, v, `names unknown ${unknown.length === 1 ? 'entry' : 'entries'} ${echo(unknown)}`, known.length ? `using ${known.join(', ')}` : `using ${fallback.join(', ') || 'none'}`);
       return known.length ? known : fallback;
     }
     return known;
@@ -302,13 +309,13 @@ class Reader {
       const key = eq > 0 ? safeDecode(part.slice(0, eq).trim()) : undefined;
       const value = eq > 0 ? safeDecode(part.slice(eq + 1).trim()) : undefined;
       if (!key || value === undefined) {
-        bad.push(SECRET_VARIABLES.has(name) ? '(hidden)' : part.trim());
+        bad.push(part.trim());
         continue;
       }
       out[key] = value;
     }
     if (bad.length) {
-      const shown = SECRET_VARIABLES.has(name) ? `${bad.length} malformed entr${bad.length === 1 ? 'y' : 'ies'}` : `malformed entries ${bad.join(', ')}`;
+      const shown = SECRET_VARIABLES.has(name) ? `${bad.length} malformed entr${bad.length === 1 ? 'y' : 'ies'}` : `malformed entries ${echo(bad)}`;
       this.problems.push({ variable: name, message: `${name} has ${shown} (expected key=value,key2=value2); ignoring ${bad.length === 1 ? 'it' : 'them'}` });
     }
     return out;
@@ -317,6 +324,16 @@ class Reader {
 
 function truncate(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/** Control characters and line separators escaped: a value echoed into a log line must not break it. */
+export function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Entries of a bad value, for a problem line: one line, not too long. */
+function echo(entries: string[]): string {
+  return oneLine(truncate(entries.join(', ')));
 }
 
 function safeDecode(s: string): string | undefined {
@@ -360,7 +377,7 @@ function readIgnorePaths(r: Reader): string[] {
   const items = splitList(add ? v.slice(1) : v);
   const bad = items.filter((p) => !(p.startsWith('/') || p.startsWith('*.')));
   const good = items.filter((p) => p.startsWith('/') || p.startsWith('*.'));
-  if (bad.length) r.problem('SIDETRACE_IGNORE_PATHS', v, `has entries that are neither a /path nor *.ext: ${bad.join(', ')}`, 'ignoring those entries');
+  if (bad.length) r.problem('SIDETRACE_IGNORE_PATHS', v, `has entries that are neither a /path nor *.ext: ${echo(bad)}`, 'ignoring those entries');
   return add ? [...DEFAULT_IGNORE_PATHS, ...good] : good;
 }
 
@@ -503,8 +520,20 @@ export function readConfig(env: Env = process.env): ConfigResult {
       environment: r.raw('KAMAL_DESTINATION'),
     },
     nodeEnv: r.raw('NODE_ENV'),
+    doctor: {
+      collectorHealthUrl: collectorHealthUrl(r, exporters.includes('otlp') ? otlp.endpoint : undefined),
+      jaegerQueryUrl: r.url('SIDETRACE_JAEGER_QUERY_URL'),
+    },
   };
   return { config, problems: r.problems };
+}
+
+/** The collector's health_check extension: SIDETRACE_COLLECTOR_HEALTH_URL, `none` for no check, else port 13133 on the OTLP endpoint's host. */
+function collectorHealthUrl(r: Reader, otlpEndpoint: string | undefined): string | undefined {
+  if (r.raw('SIDETRACE_COLLECTOR_HEALTH_URL')?.toLowerCase() === 'none') return undefined;
+  const explicit = r.url('SIDETRACE_COLLECTOR_HEALTH_URL');
+  if (explicit || !otlpEndpoint) return explicit;
+  return `http://${new URL(otlpEndpoint).hostname}:13133/`;
 }
 
 /** The OTLP headers with every value masked, for logs and `doctor`. */

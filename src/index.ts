@@ -4,3 +4,5 @@ export { start, shutdown, forceFlush, exportStats, ConfigError } from './start';
 export type { StartOptions, StartResult } from './start';
 export { readConfig } from './config';
 export type { SidetraceConfig, ConfigProblem } from './config';
+// Migration batch tracing (src/migration/).
+export * from './migration';

@@ -55,10 +55,12 @@ const SPECS: InstrumentationSpec[] = [
     targets: ['express'],
     defaultOn: true,
     upstreamOn: true,
-    // Middleware and router layers duplicate the server span; http.route and the handler span carry the information.
+    // Middleware and router layers repeat the server span; the server span carries
+    // http.route. Handler spans are folded into the server span (noise.ts), not
+    // skipped, because that is where express records a thrown error.
     noiseConfig: () => ({ ignoreLayersType: ['middleware', 'router'] }),
   },
-  { name: 'koa', pkg: otel('koa'), exportName: 'KoaInstrumentation', targets: ['koa'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ ignoreLayersType: ['middleware'] }) },
+  { name: 'koa', pkg: otel('koa'), exportName: 'KoaInstrumentation', targets: ['koa'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ ignoreLayersType: ['middleware', 'router'] }) },
   // connect has no setting to skip middleware spans, and every layer is one.
   { name: 'connect', pkg: otel('connect'), exportName: 'ConnectInstrumentation', targets: ['connect'], defaultOn: false, upstreamOn: true },
   // express 5 routes through the `router` package; the express instrumentation already names the route.
@@ -67,7 +69,8 @@ const SPECS: InstrumentationSpec[] = [
   { name: 'hapi', pkg: otel('hapi'), exportName: 'HapiInstrumentation', targets: ['@hapi/hapi'], defaultOn: true, upstreamOn: true },
   { name: 'restify', pkg: otel('restify'), exportName: 'RestifyInstrumentation', targets: ['restify'], defaultOn: true, upstreamOn: true },
   { name: 'nestjs-core', pkg: otel('nestjs-core'), exportName: 'NestInstrumentation', targets: ['@nestjs/core'], defaultOn: true, upstreamOn: true },
-  { name: 'pg', pkg: otel('pg'), exportName: 'PgInstrumentation', targets: ['pg'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ requireParentSpan: true }) },
+    // Pool checkouts and connects wrap every query in a request and say nothing the query span doesn't.
+  { name: 'pg', pkg: otel('pg'), exportName: 'PgInstrumentation', targets: ['pg'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ requireParentSpan: true, ignoreConnectSpans: true }) },
   { name: 'mysql2', pkg: otel('mysql2'), exportName: 'MySQL2Instrumentation', targets: ['mysql2'], defaultOn: true, upstreamOn: true },
   { name: 'mysql', pkg: otel('mysql'), exportName: 'MySQLInstrumentation', targets: ['mysql'], defaultOn: true, upstreamOn: true },
   { name: 'redis', pkg: otel('redis'), exportName: 'RedisInstrumentation', targets: ['redis', '@redis/client'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ requireParentSpan: true }) },

@@ -4,11 +4,13 @@
 // - NoiseSampler: a server span for a health check, probe or static file is
 //   recorded but not sampled, so neither it nor its children are exported;
 // - NoiseFilterProcessor: such a span that ends in error is exported after
-//   all, alone, because an error is never noise; and a client span that an
+//   all, alone, because an error is never noise; a client span that an
 //   instrumentation started with no parent (a connect, a heartbeat) is
 //   dropped unless it failed, for the libraries that have no setting to not
-//   create it.
-import { Context, SpanKind, SpanStatusCode, TraceFlags, trace, Attributes, Link } from '@opentelemetry/api';
+//   create it; and a framework's route-handler span, which repeats its server
+//   span, is folded into it: its children are re-parented onto the server
+//   span, and its error (status and exception events) is moved there.
+import { Context, SpanContext, SpanKind, SpanStatusCode, TraceFlags, trace, Attributes, Link } from '@opentelemetry/api';
 import type { ReadableSpan, Sampler, SamplingResult, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
 
@@ -93,15 +95,66 @@ function asSampled(span: ReadableSpan): ReadableSpan {
 
 const INSTRUMENTATION_SCOPE = /^@opentelemetry\/instrumentation-|^@fastify\/otel/;
 
+/** Bounds the bookkeeping: entries beyond this are evicted oldest first. */
+const MAX_TRACKED = 10_000;
+
+function isHandlerSpan(span: ReadableSpan): boolean {
+  return span.attributes['express.type'] === 'request_handler';
+}
+
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.set(key, value);
+  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as K);
+}
+
+interface FoldedHandler {
+  parent: SpanContext | undefined;
+  server: Span | undefined;
+}
+
 /** Passes spans to `next`, minus the noise that could only be recognised at its end. */
 export class NoiseFilterProcessor implements SpanProcessor {
+  /** Open server spans, so a handler's error can be moved onto its server span. */
+  private readonly servers = new Map<string, Span>();
+  /** Handler spans (open or ended) whose children are re-parented onto the handler's parent. */
+  private readonly handlers = new Map<string, FoldedHandler>();
+
   constructor(private readonly next: SpanProcessor) {}
 
   onStart(span: Span, parentContext: Context): void {
+    if (span.kind === SpanKind.SERVER) remember(this.servers, span.spanContext().spanId, span);
+    else if (isHandlerSpan(span)) {
+      const parent = span.parentSpanContext;
+      remember(this.handlers, span.spanContext().spanId, { parent, server: parent ? this.servers.get(parent.spanId) : undefined });
+    }
     this.next.onStart(span, parentContext);
   }
 
   onEnd(span: ReadableSpan): void {
+    if (span.kind === SpanKind.SERVER) this.servers.delete(span.spanContext().spanId);
+    const folded = this.handlers.get(span.spanContext().spanId);
+    if (folded) {
+      if (failed(span) && !this.moveError(span, folded.server)) this.forward(span);
+      return;
+    }
+    const parentId = span.parentSpanContext?.spanId;
+    const handler = parentId !== undefined ? this.handlers.get(parentId) : undefined;
+    if (handler) {
+      this.forward(Object.create(span, { parentSpanContext: { value: handler.parent } }));
+      return;
+    }
+    this.forward(span);
+  }
+
+  /** Copy a failed handler's status and events onto its still-open server span. */
+  private moveError(handler: ReadableSpan, server: Span | undefined): boolean {
+    if (!server || server.ended) return false;
+    server.setStatus({ code: SpanStatusCode.ERROR, message: handler.status.message });
+    for (const e of handler.events) server.addEvent(e.name, e.attributes, e.time);
+    return true;
+  }
+
+  private forward(span: ReadableSpan): void {
     if (span.attributes[NOISE_ATTRIBUTE] !== undefined && (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) {
       if (failed(span)) this.next.onEnd(asSampled(span));
       return;

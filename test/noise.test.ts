@@ -61,7 +61,7 @@ for (const [label, expressModule] of [
     let ctx: Awaited<ReturnType<typeof noiseApp>>;
     before(async () => {
       ctx = await noiseApp({ EXPRESS_MODULE: expressModule });
-      for (const p of ['/up', '/health', '/assets/app.css', '/api/users/7', '/api/fail', '/outgoing']) await get(ctx.app.url + p);
+      for (const p of ['/up', '/health', '/assets/app.css', '/api/users/7', '/api/fail', '/api/throws', '/outgoing']) await get(ctx.app.url + p);
       await get(`${ctx.app.url}/run-custom`);
       await get(`${ctx.app.url}/api-error-span`);
       // The background heartbeats run every 100 ms: give them time to (not) show up.
@@ -77,10 +77,18 @@ for (const [label, expressModule] of [
       assert.ok(children.some((s) => s.name === 'get' || s.name === 'GET'), `redis spans kept: ${children.map((s) => s.name)}`);
     });
 
-    it('creates no middleware or router layer spans', () => {
-      const layers = ctx.spans().filter((s) => ['middleware', 'router'].includes(String(s.attributes['express.type'])) || s.attributes['router.type'] !== undefined);
+    it('creates no middleware or router layer spans, folds handler spans into the server span, and the server span names the route', () => {
+      const layers = ctx.spans().filter((s) => s.attributes['express.type'] !== undefined || s.attributes['router.type'] !== undefined);
       assert.deepEqual(layers.map((s) => s.name), []);
-      assert.ok(ctx.spans().some((s) => s.attributes['express.type'] === 'request_handler'), 'route handler spans are kept');
+      const server = ctx.spans().find((s) => isServer(s) && routeOf(s) === '/api/users/:id');
+      assert.equal(server?.name, 'GET /api/users/:id');
+    });
+
+    it('creates no pool checkout or connect spans; the query spans hang off the server span', () => {
+      assert.deepEqual(ctx.spans().filter((s) => /connect/.test(s.name)).map((s) => s.name), []);
+      const server = ctx.spans().find((s) => isServer(s) && routeOf(s) === '/api/users/:id')!;
+      const query = ctx.spans().find((s) => s.traceId === server.traceId && s.name.startsWith('pg.query'));
+      assert.equal(query?.parentSpanId, server.spanId);
     });
 
     it('does not trace health checks or static files, nor the queries they make', () => {
@@ -106,6 +114,15 @@ for (const [label, expressModule] of [
     it("never traces the exporter's own calls to the collector", () => {
       const exporterCalls = ctx.spans().filter((s) => String(s.attributes['url.full'] ?? s.attributes['http.url'] ?? '').includes(`:${rx.port}/`));
       assert.deepEqual(exporterCalls.map((s) => s.name), []);
+    });
+
+    it("moves a handler's thrown error onto the server span, with its exception event", () => {
+      const server = ctx.spans().find((s) => isServer(s) && routeOf(s) === '/api/throws');
+      assert.equal(server?.status.code, 2);
+      const exception = server!.events.find((e) => e.name === 'exception');
+      assert.equal(exception?.attributes['exception.message'], 'kaput');
+      const query = ctx.spans().find((s) => s.traceId === server!.traceId && s.name.startsWith('pg.query'));
+      assert.equal(query?.parentSpanId, server!.spanId);
     });
 
     it('keeps errors and spans the user started: a failing route, a user span with error status, outgoing calls', () => {

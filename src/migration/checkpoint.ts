@@ -72,7 +72,7 @@ export interface CommitResult {
 export interface CheckpointStore {
   /** The run's state, or undefined when the store has never seen the run id. */
   get(runId: string): Promise<RunCheckpoint | undefined>;
-  /** Starts an attempt (the first creates the run): attempt + 1, status running; returns the new state. */
+  /** Starts an attempt (the first creates the run): attempt + 1, status running, total updated; returns the new state. */
   begin(runId: string, start: AttemptStart): Promise<RunCheckpoint>;
   isCommitted(runId: string, index: number): Promise<boolean>;
   /** Indexes of the committed batches. */
@@ -117,6 +117,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
     }
     const s = run.state;
     s.attempt += 1;
+    s.total = start.total;
     s.status = 'running';
     s.runSpan = start.runSpan;
     s.attemptStartedAt = start.startedAt;

@@ -37,13 +37,13 @@ export interface RedisCheckpointStoreOptions {
 
 const BEGIN = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'name', ARGV[1], 'total', ARGV[2], 'batchSize', ARGV[3], 'origin', ARGV[4],
+  redis.call('HSET', KEYS[1], 'name', ARGV[1], 'batchSize', ARGV[3], 'origin', ARGV[4],
     'attempt', 0, 'processed', 0, 'skipped', 0, 'failed', 0, 'batches', 0, 'nextBatch', 0)
 end
 redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 local c = redis.call('HMGET', KEYS[1], 'processed', 'skipped', 'failed')
 local done = tonumber(c[1]) + tonumber(c[2]) + tonumber(c[3])
-redis.call('HSET', KEYS[1], 'status', 'running', 'runSpan', ARGV[5], 'attemptStartedAt', ARGV[6], 'attemptStartDone', done)
+redis.call('HSET', KEYS[1], 'total', ARGV[2], 'status', 'running', 'runSpan', ARGV[5], 'attemptStartedAt', ARGV[6], 'attemptStartDone', done)
 return redis.call('HGETALL', KEYS[1])
 `;
 

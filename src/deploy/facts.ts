@@ -1,0 +1,96 @@
+// What a deploy is: which service, which version, where, by whom, from which
+// commit and CI run; resolved once from the CLI flags, the deploy
+// environment (context.ts) and tracing's config, in the documented order.
+import os from 'node:os';
+import path from 'node:path';
+import type { SidetraceConfig } from '../config';
+import { findAppPackage } from '../resource';
+import type { CarrierAttributes } from './carrier';
+import type { CiRun, DeployEnv } from './context';
+import { canonicalRepositoryUrl, gitHeadRevision, gitRemoteUrl } from './git';
+
+export type DeployKind = 'deploy' | 'rollback';
+
+export interface DeployFlags {
+  service?: string;
+  version?: string;
+  environment?: string;
+  name?: string;
+  id?: string;
+  kind?: DeployKind;
+  changelog?: string;
+  deploymentType?: string;
+  newrelicEntity?: string;
+}
+
+export interface DeployFacts {
+  service: string;
+  version?: string;
+  environment?: string;
+  kind: DeployKind;
+  /** Explicit or from CI; otherwise the deploy span's id is used. */
+  id?: string;
+  name: string;
+  revision?: string;
+  repositoryUrl?: string;
+  performer?: string;
+  ci?: CiRun;
+}
+
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+function osUser(): string | undefined {
+  try {
+    return os.userInfo().username || undefined;
+  } catch {
+    return undefined; // no passwd entry (some containers)
+  }
+}
+
+export function resolveDeployFacts(flags: DeployFlags, denv: DeployEnv, config: SidetraceConfig, cwd = process.cwd()): DeployFacts {
+  const attrs = config.resourceAttributes;
+  const k = denv.kamal;
+  let head: string | undefined | null = null; // looked up at most once, and only when needed
+  const gitHead = () => (head === null ? (head = gitHeadRevision(cwd)) : head);
+  const pkg = () => findAppPackage(path.join(cwd, 'package.json'));
+
+  const service = flags.service ?? config.serviceName ?? attrs['service.name'] ?? k.service ?? pkg().name ?? 'unknown_service';
+  // The same order the preload uses for the app's service.version (KAMAL_VERSION,
+  // GIT_COMMIT_SHA, GITHUB_SHA), so the deploy and the app's spans line up.
+  const version = flags.version ?? config.deploy.version ?? gitHead();
+  const environment = flags.environment ?? k.destination ?? attrs['deployment.environment.name'] ?? attrs['deployment.environment'];
+  const kind: DeployKind = flags.kind ?? (k.command === 'rollback' ? 'rollback' : 'deploy');
+  const ci = denv.ci;
+  const id = flags.id ?? (ci ? (ci.github ? `${ci.runId}-${ci.github.runAttempt}` : ci.runId) : undefined);
+  const shortVersion = version && SHA.test(version) ? version.slice(0, 12) : version;
+  const name = flags.name ?? `${kind} ${service}${shortVersion ? ` ${shortVersion}` : ''}${environment ? ` to ${environment}` : ''}`;
+  const revision = ci?.revision ?? denv.gitCommitSha ?? (k.version && SHA.test(k.version) ? k.version : undefined) ?? gitHead();
+  const repositoryUrl = canonicalRepositoryUrl(ci?.repositoryUrl ?? gitRemoteUrl(cwd));
+  const performer = k.performer ?? ci?.actor ?? osUser();
+  return { service, version, environment, kind, id, name, revision, repositoryUrl, performer, ci };
+}
+
+/** The deploy span's attributes (README: "Deploys" lists them). */
+export function deployAttributes(facts: DeployFacts, deploymentId: string, denv: DeployEnv): CarrierAttributes {
+  const a: CarrierAttributes = {
+    'deployment.name': facts.name,
+    'deployment.id': deploymentId,
+    'sidetrace.deploy.kind': facts.kind,
+  };
+  const set = (key: string, v: string | undefined) => {
+    if (v) a[key] = v;
+  };
+  set('deployment.environment.name', facts.environment);
+  set('service.version', facts.version);
+  set('vcs.ref.head.revision', facts.revision);
+  set('vcs.repository.url.full', facts.repositoryUrl);
+  set('cicd.pipeline.name', facts.ci?.pipelineName);
+  set('cicd.pipeline.run.id', facts.ci?.runId);
+  set('cicd.pipeline.run.url.full', facts.ci?.runUrl);
+  set('user.name', facts.performer);
+  set('kamal.command', denv.kamal.command);
+  set('kamal.subcommand', denv.kamal.subcommand);
+  set('kamal.hosts', denv.kamal.hosts);
+  set('kamal.roles', denv.kamal.roles);
+  return a;
+}

@@ -1,0 +1,28 @@
+// W3C trace context as text: the TRACEPARENT/TRACESTATE environment variables
+// a deploy hands to its children, and the parent a carrier file records.
+// Formatted and parsed here directly, whatever OTEL_PROPAGATORS says, because
+// environment variables always carry the W3C form.
+import { TraceFlags, type SpanContext } from '@opentelemetry/api';
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+export interface ParsedTraceparent {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+}
+
+/** The parts of a version-00 traceparent, or undefined when it is malformed or all-zero. */
+export function parseTraceparent(value: string | undefined): ParsedTraceparent | undefined {
+  const m = value ? TRACEPARENT.exec(value.trim().toLowerCase()) : null;
+  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
+  return { traceId: m[1], spanId: m[2], traceFlags: parseInt(m[3], 16) };
+}
+
+export function formatTraceparent(ctx: Pick<SpanContext, 'traceId' | 'spanId' | 'traceFlags'>): string {
+  return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+export function isSampled(traceFlags: number): boolean {
+  return (traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+}

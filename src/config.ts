@@ -96,6 +96,8 @@ export interface SidetraceConfig {
   /** Where the deploy and version facts come from (resource defaults). */
   deploy: { version?: string; environment?: string };
   nodeEnv?: string;
+  /** SIDETRACE_AGENT=newrelic: what sidetrace checks before loading the agent (the agent reads its own settings). */
+  newRelic: NewRelicConfig;
   /** What `sidetrace doctor` checks besides the exporters. */
   doctor: {
     /** The collector's health_check endpoint; undefined → not checked. */
@@ -103,6 +105,19 @@ export interface SidetraceConfig {
     /** Jaeger's query service, to confirm the test span arrived; undefined → not checked. */
     jaegerQueryUrl?: string;
   };
+}
+
+export interface NewRelicConfig {
+  /** Why the agent must not be loaded at all (SIDETRACE_ENABLED=false, NEW_RELIC_ENABLED=false). */
+  disabledReason?: string;
+  /** NEW_RELIC_LICENSE_KEY is set; its value is never kept here, the agent reads it itself. */
+  licenseKeySet: boolean;
+  /** NEW_RELIC_APP_NAME is set. */
+  appNameSet: boolean;
+  /** Where the agent looks for a newrelic.js/.cjs/.mjs config file, in its order (NEW_RELIC_HOME, cwd, HOME); empty with NEW_RELIC_NO_CONFIG_FILE. */
+  configFileDirs: string[];
+  /** NEW_RELIC_CONFIG_FILENAME: a file name the agent tries before newrelic.js. */
+  configFileName?: string;
 }
 
 export interface ConfigProblem {
@@ -274,8 +289,12 @@ class Reader {
     const v = this.raw(name);
     if (v === undefined) return fallback;
     const items = splitList(v);
+    if (items.length === 0) {
+      this.problem(name, v, 'names nothing', `using ${fallback.join(', ') || 'none'}`);
+      return fallback;
+    }
     if (!allowed) return items as T[];
-    const known = items.filter((i) => allowed.includes(i.toLowerCase() as T)).map((i) => i.toLowerCase() as T);
+    const known = [...new Set(items.filter((i) => allowed.includes(i.toLowerCase() as T)).map((i) => i.toLowerCase() as T))];
     const unknown = items.filter((i) => !allowed.includes(i.toLowerCase() as T));
     if (unknown.length) {
       this.problem(name, v, `names unknown ${unknown.length === 1 ? 'entry' : 'entries'} ${echo(unknown)}`, known.length ? `using ${known.join(', ')}` : `using ${fallback.join(', ') || 'none'}`);
@@ -292,7 +311,9 @@ class Reader {
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
       return v;
     } catch {
-      this.problem(name, v, 'is not an http(s) URL', 'ignoring it');
+      // Even a URL too broken to use can carry a password or a token: mask them in the line.
+      const masked = v.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, '$1***@').replace(/([?&][^=&#]*)=[^&#]*/g, '$1=***');
+      this.problem(name, masked, 'is not an http(s) URL', 'ignoring it');
       return undefined;
     }
   }
@@ -356,7 +377,12 @@ function otlpEndpoint(r: Reader, protocol: OtlpProtocol): string {
   if (specific) return specific; // used as-is, by the spec
   const base = r.url('OTEL_EXPORTER_OTLP_ENDPOINT');
   if (protocol === 'grpc') return base ?? 'http://localhost:4317';
-  if (base) return base.replace(/\/+$/, '') + '/v1/traces';
+  if (base) {
+    // The signal path goes on the path, before any query string (a token may ride there).
+    const u = new URL(base);
+    u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`;
+    return u.toString();
+  }
   return 'http://localhost:4318/v1/traces';
 }
 
@@ -369,6 +395,20 @@ function readExporters(r: Reader): TracesExporterName[] {
   return [...new Set(list)];
 }
 
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** OTLP headers: entries HTTP cannot send (bad name, line break in the value) would fail every export; drop them with one line. */
+function readHeaders(r: Reader, name: string): Record<string, string> {
+  const headers = r.keyValues(name);
+  const bad = Object.keys(headers).filter((k) => !HEADER_NAME.test(k) || /[\r\n\0]/.test(headers[k]));
+  if (bad.length) {
+    for (const k of bad) delete headers[k];
+    r.problems.push({ variable: name, message: `${name} has entries HTTP cannot send as headers (${echo(bad)}: a name that is not a token, or a line break in the value); ignoring ${bad.length === 1 ? 'it' : 'them'}` });
+  }
+  return headers;
+}
+
 function readIgnorePaths(r: Reader): string[] {
   // `+/a,/b` adds to the defaults; `/a,/b` replaces them; empty string → none.
   const v = r.raw('SIDETRACE_IGNORE_PATHS');
@@ -379,6 +419,28 @@ function readIgnorePaths(r: Reader): string[] {
   const good = items.filter((p) => p.startsWith('/') || p.startsWith('*.'));
   if (bad.length) r.problem('SIDETRACE_IGNORE_PATHS', v, `has entries that are neither a /path nor *.ext: ${echo(bad)}`, 'ignoring those entries');
   return add ? [...DEFAULT_IGNORE_PATHS, ...good] : good;
+}
+
+/** A New Relic boolean as the agent reads it: only false, f, no, n, disabled and 0 are false. */
+function newRelicBool(r: Reader, name: string): boolean | undefined {
+  const v = r.raw(name);
+  if (v === undefined) return undefined;
+  return !['false', 'f', 'no', 'n', 'disabled', '0'].includes(v.toLowerCase());
+}
+
+function readNewRelic(r: Reader, explicitEnabled: boolean | undefined): NewRelicConfig {
+  let disabledReason: string | undefined;
+  if (explicitEnabled === false) disabledReason = 'SIDETRACE_ENABLED=false';
+  else if (newRelicBool(r, 'NEW_RELIC_ENABLED') === false) disabledReason = 'NEW_RELIC_ENABLED=false';
+  const noConfigFile = newRelicBool(r, 'NEW_RELIC_NO_CONFIG_FILE') === true;
+  const dirs = [r.raw('NEW_RELIC_HOME'), process.cwd(), r.raw('HOME')].filter((d): d is string => d !== undefined);
+  return {
+    disabledReason,
+    licenseKeySet: r.raw('NEW_RELIC_LICENSE_KEY') !== undefined,
+    appNameSet: r.raw('NEW_RELIC_APP_NAME') !== undefined,
+    configFileDirs: noConfigFile ? [] : dirs,
+    configFileName: r.raw('NEW_RELIC_CONFIG_FILENAME'),
+  };
 }
 
 export function readConfig(env: Env = process.env): ConfigResult {
@@ -395,7 +457,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
     PROTOCOLS,
     r.choice('OTEL_EXPORTER_OTLP_PROTOCOL', PROTOCOLS, 'http/protobuf'),
   );
-  const headers = { ...r.keyValues('OTEL_EXPORTER_OTLP_HEADERS'), ...r.keyValues('OTEL_EXPORTER_OTLP_TRACES_HEADERS') };
+  const headers = { ...readHeaders(r, 'OTEL_EXPORTER_OTLP_HEADERS'), ...readHeaders(r, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') };
   const timeoutMs = r.int('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', r.int('OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, 1, 600_000), 1, 600_000);
   const compression = r.choice(
     'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
@@ -520,6 +582,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
       environment: r.raw('KAMAL_DESTINATION'),
     },
     nodeEnv: r.raw('NODE_ENV'),
+    newRelic: readNewRelic(r, explicitEnabled),
     doctor: {
       collectorHealthUrl: collectorHealthUrl(r, exporters.includes('otlp') ? otlp.endpoint : undefined),
       jaegerQueryUrl: r.url('SIDETRACE_JAEGER_QUERY_URL'),

@@ -4,7 +4,7 @@
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { maskedUrl, type SidetraceConfig, type TracesExporterName } from './config';
+import { maskedUrl, oneLine, type SidetraceConfig, type TracesExporterName } from './config';
 import { describeExporter } from './describe';
 import { log } from './logging';
 
@@ -22,7 +22,7 @@ export interface ExportTarget {
 }
 
 export function createExporter(name: TracesExporterName, config: SidetraceConfig): ExportTarget | undefined {
-  const description = describeExporter(name, config);
+  const description = oneLine(describeExporter(name, config));
   switch (name) {
     case 'otlp': {
       const { endpoint, headers, timeoutMs, compression, protocol } = config.otlp;
@@ -32,11 +32,11 @@ export function createExporter(name: TracesExporterName, config: SidetraceConfig
         const { Metadata } = require('@grpc/grpc-js');
         const metadata = new Metadata();
         for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
-        return { exporter: new OTLPTraceExporter({ url: endpoint, metadata, timeoutMillis: timeoutMs, compression }), description };
+        return { exporter: withoutRawEnvHeaders(() => new OTLPTraceExporter({ url: endpoint, metadata, timeoutMillis: timeoutMs, compression })), description };
       }
       const pkg = protocol === 'http/json' ? '@opentelemetry/exporter-trace-otlp-http' : '@opentelemetry/exporter-trace-otlp-proto';
       const { OTLPTraceExporter } = require(pkg);
-      return { exporter: new OTLPTraceExporter(options), description };
+      return { exporter: withoutRawEnvHeaders(() => new OTLPTraceExporter(options)), description };
     }
     case 'jaeger': {
       const { JaegerExporter } = require('@opentelemetry/exporter-jaeger');
@@ -62,10 +62,34 @@ export function createExporter(name: TracesExporterName, config: SidetraceConfig
   }
 }
 
-function reason(result: ExportResult): string {
-  const msg = result.error?.message ?? 'export failed';
+/**
+ * The OTLP exporters also read OTEL_EXPORTER_OTLP_[TRACES_]HEADERS themselves,
+ * as a fallback under the headers passed in: an entry config.ts dropped (a
+ * name HTTP cannot send) would come back and fail every export. The validated
+ * headers are passed in, so the raw ones are hidden while the exporter is built.
+ */
+function withoutRawEnvHeaders<T>(build: () => T): T {
+  const names = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'];
+  const saved = names.map((n) => process.env[n]);
+  for (const n of names) delete process.env[n];
+  try {
+    return build();
+  } finally {
+    names.forEach((n, i) => {
+      if (saved[i] !== undefined) process.env[n] = saved[i];
+    });
+  }
+}
+
+/** Why an export failed, in one line with secrets masked (outage lines, `doctor`). */
+export function failureReason(result: ExportResult): string {
+  const code = (result.error as { code?: unknown } | undefined)?.code;
+  // OTLP/HTTP errors carry the status code apart from the message (gRPC codes are 0–16).
+  let msg = (typeof code === 'number' && code >= 100 ? `HTTP ${code} ` : '') + (result.error?.message || 'export failed');
+  // The OTLP exporter's words for "retried until the timeout" name no status: say which ones it retries.
+  if (msg === 'Export failed with retryable status') msg = 'the endpoint kept answering 429/502/503/504 until the export timeout';
   // Error texts can echo a URL; never let its userinfo or query through.
-  return msg.split('\n')[0].slice(0, 200).replace(/https?:\/\/[^\s]+/g, (u) => maskedUrl(u));
+  return oneLine(msg.split('\n')[0].slice(0, 200).replace(/https?:\/\/[^\s]+/g, (u) => maskedUrl(u)));
 }
 
 /** Tracks one outage at a time: one line when it starts, one when it ends. */
@@ -113,7 +137,7 @@ class CountingExporter implements SpanExporter {
         this.outage.ok();
       } else {
         this.stats.failed += spans.length;
-        this.outage.lost(spans.length, reason(result));
+        this.outage.lost(spans.length, failureReason(result));
       }
       done(result);
     };

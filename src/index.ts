@@ -6,3 +6,6 @@ export { readConfig } from './config';
 export type { SidetraceConfig, ConfigProblem } from './config';
 // Migration batch tracing (src/migration/).
 export * from './migration';
+export { traceDeploy } from './deploy/deploy';
+export type { DeployHandle, TraceDeployOptions } from './deploy/deploy';
+export { githubRunTraceId } from './deploy/trace-id';

@@ -137,13 +137,27 @@ export class NoiseFilterProcessor implements SpanProcessor {
       if (failed(span) && !this.moveError(span, folded.server)) this.forward(span);
       return;
     }
+    this.forward(this.withoutFoldedHandlers(span));
+  }
+
+  /** A view of `span` whose parent and links point past folded handler spans, at their server spans. */
+  private withoutFoldedHandlers(span: ReadableSpan): ReadableSpan {
+    if (this.handlers.size === 0) return span;
     const parentId = span.parentSpanContext?.spanId;
     const handler = parentId !== undefined ? this.handlers.get(parentId) : undefined;
-    if (handler) {
-      this.forward(Object.create(span, { parentSpanContext: { value: handler.parent } }));
-      return;
+    const linksMoved = span.links.some((l) => this.handlers.has(l.context.spanId));
+    if (!handler && !linksMoved) return span;
+    const overrides: PropertyDescriptorMap = {};
+    if (handler) overrides.parentSpanContext = { value: handler.parent };
+    if (linksMoved) {
+      overrides.links = {
+        value: span.links.map((l) => {
+          const h = this.handlers.get(l.context.spanId);
+          return h?.parent ? { ...l, context: h.parent } : l;
+        }),
+      };
     }
-    this.forward(span);
+    return Object.create(span, overrides);
   }
 
   /** Copy a failed handler's status and events onto its still-open server span. */

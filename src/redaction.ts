@@ -12,11 +12,71 @@ const URL_ATTRIBUTES = ['url.full', 'http.url', 'http.target', 'url.query', 'mes
 const SQL_ATTRIBUTES = ['db.statement', 'db.query.text'];
 const SECRET_HEADER = /^(?:http\.(?:request|response)\.header\.)(?:authorization|proxy[-_]authorization|cookie|set[-_]cookie|x[-_]api[-_]key|api[-_]key|x[-_]auth[-_]token)$/i;
 
-/** `'…'` strings (with '' escapes, or unterminated), `$tag$…$tag$` bodies, and numbers not part of a name or `$1`. */
-const SQL_LITERAL = /'(?:[^']|'')*(?:'|$)|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$|(?<![\w$.])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b/g;
+/** Numbers that are not part of a name or a `$1` placeholder: decimal, `.5`, exponent, hex. */
+const SQL_NUMBER = /(?<![\w$.])-?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)(?![\w$])/g;
+const DOLLAR_TAG = /\$(?:[A-Za-z_]\w*)?\$/y;
 
+/**
+ * Where the string literals are, read one way: `[start, end)` of each `'…'`
+ * string (unterminated: to the end) and `$tag$…$tag$` body; `"…"` names are
+ * skipped. With `backslashEscapes`, `\'` does not end a string (MySQL, and
+ * PostgreSQL's E'…'); without, it does (standard SQL).
+ */
+function literalRanges(sql: string, backslashEscapes: boolean): [number, number][] {
+  const ranges: [number, number][] = [];
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (c === '"') {
+      const close = sql.indexOf('"', i + 1);
+      i = close === -1 ? sql.length : close + 1;
+      continue;
+    }
+    if (c === '$') {
+      DOLLAR_TAG.lastIndex = i;
+      const tag = DOLLAR_TAG.exec(sql)?.[0];
+      if (tag) {
+        const close = sql.indexOf(tag, i + tag.length);
+        const end = close === -1 ? sql.length : close + tag.length;
+        ranges.push([i, end]);
+        i = end;
+        continue;
+      }
+    }
+    if (c === "'") {
+      const eString = /[eE]/.test(sql[i - 1] ?? '') && !/[\w$]/.test(sql[i - 2] ?? '');
+      let j = i + 1;
+      while (j < sql.length) {
+        if (sql[j] === '\\' && (backslashEscapes || eString)) j += 2;
+        else if (sql[j] === "'" && sql[j + 1] === "'") j += 2;
+        else if (sql[j++] === "'") break;
+      }
+      const end = Math.min(j, sql.length);
+      ranges.push([i, end]);
+      i = end;
+      continue;
+    }
+    i++;
+  }
+  return ranges;
+}
+
+/**
+ * Literal values become `?`; placeholders (`$1`, `?`) and names stay. Whether
+ * `\'` ends a string depends on the dialect, and a wrong guess would leave the
+ * next literal outside quotes; so what is a literal under either reading is
+ * replaced (at worst, more than needed).
+ */
 export function obfuscateSql(sql: string): string {
-  return sql.replace(SQL_LITERAL, '?');
+  const ranges = [...literalRanges(sql, false), ...literalRanges(sql, true)].sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let at = 0;
+  for (const [start, end] of ranges) {
+    if (end <= at) continue;
+    if (start >= at) out += `${sql.slice(at, start).replace(SQL_NUMBER, '?')}?`;
+    at = end;
+  }
+  return out + sql.slice(at).replace(SQL_NUMBER, '?');
 }
 
 export function redactQuery(value: string, secretParams: Set<string>): string {
@@ -57,7 +117,8 @@ export class RedactionProcessor implements SpanProcessor {
     for (const key of URL_ATTRIBUTES) {
       const v = attrs[key];
       if (typeof v === 'string') {
-        const r = redactQuery(v, this.secretParams);
+        // url.query is a bare query string, which may hold a `/` (`next=/home&token=…`): never mistake it for a path.
+        const r = key === 'url.query' ? redactQuery(`?${v}`, this.secretParams).slice(1) : redactQuery(v, this.secretParams);
         if (r !== v) span.setAttribute(key, r);
       }
     }

@@ -1,7 +1,7 @@
 // start() and shutdown(): what the preload, the register hook and library
 // users call. Reads the config once; when tracing is off it loads nothing
 // else (no SDK, no instrumentation) and says so in one line.
-import { readConfig, type SidetraceConfig } from './config';
+import { oneLine, readConfig, type SidetraceConfig } from './config';
 import { describeSampler, describeTargets } from './describe';
 import { planInstrumentations } from './instrumentations';
 import { log, setLogLevel, wireDiagnostics } from './logging';
@@ -37,6 +37,7 @@ export interface StartResult {
 export class ConfigError extends Error {}
 
 let handle: SdkHandle | undefined;
+let stopAgent: (() => Promise<void>) | undefined;
 let removeHooks: (() => void) | undefined;
 let result: StartResult | undefined;
 let timeoutMs = 2000;
@@ -53,8 +54,10 @@ export function start(options: StartOptions = {}): StartResult {
   for (const p of problems) log.warn(p.message);
 
   if (config.agent === 'newrelic') {
-    const { startNewRelicAgent } = require('./agent-newrelic') as typeof import('./agent-newrelic');
-    result = { enabled: startNewRelicAgent(config), config, instrumentations: [] };
+    const { startNewRelicAgent, stopNewRelicAgent } = require('./agent-newrelic') as typeof import('./agent-newrelic');
+    const enabled = startNewRelicAgent(config, { identity: options.identity, shutdownHooks: options.shutdownHooks, announce: options.announce });
+    if (enabled) stopAgent = stopNewRelicAgent;
+    result = { enabled, config, instrumentations: [] };
     return result;
   }
 
@@ -67,7 +70,7 @@ export function start(options: StartOptions = {}): StartResult {
   wireDiagnostics(config.logLevel);
   const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
   const plan = options.instrumentations === false ? { load: [], absent: [], unknown: [] } : planInstrumentations(config);
-  if (plan.unknown.length) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${plan.unknown.join(', ')}; ignoring them`);
+  if (plan.unknown.length) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
   if (options.esm && plan.load.length) registerEsmHook();
 
   const { startSdk } = require('./sdk') as typeof import('./sdk');
@@ -76,12 +79,13 @@ export function start(options: StartOptions = {}): StartResult {
 
   if (options.announce !== false) {
     const targets = describeTargets(config);
-    log.info(
+    // oneLine: the service name and header names come from the environment and may hold anything.
+    log.info(oneLine(
       `v${DISTRO_VERSION} tracing ${identity.name}${identity.version ? `@${identity.version}` : ''}` +
         `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
         `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
         `; instrumentations: ${plan.load.join(', ') || 'none'}`,
-    );
+    ));
   }
   result = { enabled: true, config, identity, instrumentations: plan.load };
   return result;
@@ -114,6 +118,9 @@ export async function forceFlush(): Promise<void> {
 
 /** Flush and stop, within the shutdown bound (SIDETRACE_SHUTDOWN_TIMEOUT_MS). Never throws. */
 export async function shutdown(): Promise<void> {
+  const stop = stopAgent;
+  stopAgent = undefined;
+  if (stop) await stop(); // bounded by SIDETRACE_SHUTDOWN_TIMEOUT_MS
   removeHooks?.();
   removeHooks = undefined;
   const h = handle;

@@ -17,7 +17,7 @@ import { readDeployEnv, type DeployEnv, type Env } from './context';
 import { deployAttributes, resolveDeployFacts, type DeployFacts, type DeployFlags } from './facts';
 import { markDeployment } from './newrelic-marker';
 import { closeLeftoverSteps, prepareCarrier } from './phases';
-import { contextOf } from './spans';
+import { contextOf, envJoining } from './spans';
 import { startSpanWithIds } from './span-ids';
 import { githubRunTraceId } from './trace-id';
 import { formatTraceparent } from './traceparent';
@@ -77,14 +77,7 @@ export async function runInDeploySpan<T>(tracer: Tracer, facts: DeployFacts, den
       span,
       traceId: ctx.traceId,
       deploymentId,
-      childEnv(base = process.env) {
-        if (!valid) return { ...base };
-        const out: NodeJS.ProcessEnv = { ...base, TRACEPARENT: formatTraceparent(ctx) };
-        const state = ctx.traceState?.serialize();
-        if (state) out.TRACESTATE = state;
-        else delete out.TRACESTATE;
-        return out;
-      },
+      childEnv: (base = process.env) => envJoining(ctx, base),
       fail(message) {
         failure ??= message;
       },
@@ -125,13 +118,15 @@ function announce(facts: DeployFacts, traceId: string, summaryPath: string | und
 export async function runDeployCommand(flags: DeployFlags, command: string[], carrierFlag: string | undefined): Promise<number> {
   const denv = readDeployEnv();
   for (const p of denv.problems) log.warn(p);
-  const facts = resolveDeployFacts(flags, denv, readConfig().config);
-  const tracing = startTracing(identityOf(facts), 'the command runs untraced');
+  const { config } = readConfig();
+  // The facts (git lookups included) are needed only for a span or a marker.
+  const facts = config.enabled || config.agent === 'newrelic' || denv.newRelic.userApiKey ? resolveDeployFacts(flags, denv, config) : undefined;
+  const tracing = startTracing(facts ? identityOf(facts) : { service: flags.service ?? config.serviceName ?? 'unknown_service' }, 'the command runs untraced');
 
-  if (!tracing.enabled) {
+  if (!tracing.enabled || !facts) {
     const outcome = await runCommand(command, process.env);
     if (outcome.startError) log.error(`cannot run the command: ${outcome.startError}`);
-    if (outcome.exitCode === 0) {
+    if (outcome.exitCode === 0 && facts) {
       const attributes = deployAttributes(facts, facts.id ?? '', denv);
       await markDeployment({ settings: denv.newRelic, entity: flags.newrelicEntity, service: facts.service, attributes, changelog: flags.changelog, deploymentType: flags.deploymentType, timestamp: Date.now() }, log.info);
     }

@@ -1,11 +1,11 @@
 // Spans made from carrier records and traceparents: the parent context a
 // traceparent names, and a recorded span emitted at last with its original
 // ids and start time.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace, type Context, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace, type Context, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { log } from '../logging';
 import { hrTimeOf, type CarrierAttributes, type CarrierSpan } from './carrier';
 import { startSpanWithIds } from './span-ids';
-import { isSampled, parseTraceparent } from './traceparent';
+import { formatTraceparent, isSampled, parseTraceparent } from './traceparent';
 
 /** The context a traceparent names, as a remote parent; the root context when there is none. */
 export function contextOf(traceparent: string | undefined, tracestate?: string): Context {
@@ -18,6 +18,17 @@ export function contextOf(traceparent: string | undefined, tracestate?: string):
     isRemote: true,
     traceState: tracestate ? createTraceState(tracestate) : undefined,
   });
+}
+
+/** `base` with TRACEPARENT/TRACESTATE naming `ctx`, for a child process that should join it (unchanged when `ctx` is invalid). */
+export function envJoining(ctx: SpanContext, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  if (!trace.isSpanContextValid(ctx)) return env;
+  env.TRACEPARENT = formatTraceparent(ctx);
+  const state = ctx.traceState?.serialize();
+  if (state) env.TRACESTATE = state;
+  else delete env.TRACESTATE;
+  return env;
 }
 
 export interface SpanEnd {

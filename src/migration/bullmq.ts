@@ -5,12 +5,11 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import * as A from './attributes';
 import type { MigrationBatch } from './batch';
-import type { MigrationCarrier } from './carrier';
+import { spanContextOf, type MigrationCarrier } from './carrier';
 import type { CheckpointStore } from './checkpoint';
 import { continueMigration, type BatchesRange, type BatchResult, type MigrationRun } from './run';
 import { asRootWork, linkTo, safely, startRootSpan } from './telemetry';
 import { describe } from './validate';
-import { spanContextOf } from './carrier';
 
 /** What one batch job carries. */
 export interface MigrationJobData {

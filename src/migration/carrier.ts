@@ -25,10 +25,12 @@ export interface MigrationCarrier {
   doneAtStart: number;
   /** W3C traceparent of the run span; absent when the producer was not tracing. */
   traceparent?: string;
+  /** A carrier without it (hand-written) gets DEFAULT_PROGRESS. */
   progressEvery: ProgressEvery;
 }
 
 const WHERE = 'sidetrace continueMigration: corrupt migration carrier';
+export const DEFAULT_PROGRESS: ProgressEvery = { batches: 10, seconds: 60 };
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** Reads a carrier (the object, or its JSON text); throws an Error naming what is wrong. */
@@ -46,8 +48,6 @@ export function parseCarrier(input: unknown): MigrationCarrier {
   }
   const o = c as Record<string, unknown>;
   if (o.v !== 1) throw new Error(`${WHERE}: carrier.v must be 1, the only carrier version this sidetrace reads (got ${describe(o.v)})`);
-  const progress = o.progressEvery as Record<string, unknown> | undefined;
-  if (progress === null || typeof progress !== 'object') throw new Error(`${WHERE}: carrier.progressEvery must be an object (got ${describe(progress)})`);
   const carrier: MigrationCarrier = {
     v: 1,
     name: checkName(WHERE, 'carrier.name', o.name),
@@ -58,11 +58,16 @@ export function parseCarrier(input: unknown): MigrationCarrier {
     attempt: checkInteger(WHERE, 'carrier.attempt', o.attempt, 1),
     startedAt: checkInteger(WHERE, 'carrier.startedAt', o.startedAt, 0),
     doneAtStart: checkInteger(WHERE, 'carrier.doneAtStart', o.doneAtStart, 0),
-    progressEvery: {
-      batches: checkInteger(WHERE, 'carrier.progressEvery.batches', progress.batches, 1),
-      seconds: checkInteger(WHERE, 'carrier.progressEvery.seconds', progress.seconds, 1),
-    },
+    progressEvery: { ...DEFAULT_PROGRESS },
   };
+  if (o.progressEvery !== undefined) {
+    const p = o.progressEvery as Record<string, unknown>;
+    if (p === null || typeof p !== 'object') throw new Error(`${WHERE}: carrier.progressEvery must be an object (got ${describe(p)})`);
+    carrier.progressEvery = {
+      batches: checkInteger(WHERE, 'carrier.progressEvery.batches', p.batches, 1),
+      seconds: checkInteger(WHERE, 'carrier.progressEvery.seconds', p.seconds, 1),
+    };
+  }
   if (o.traceparent !== undefined) {
     if (typeof o.traceparent !== 'string' || !spanContextOf(o.traceparent)) {
       throw new Error(`${WHERE}: carrier.traceparent must be a W3C traceparent like 00-<32 hex>-<16 hex>-<2 hex> (got ${describe(o.traceparent)})`);

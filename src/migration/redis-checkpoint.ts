@@ -10,6 +10,7 @@
 //                              processed, skipped, failed, batches, nextBatch
 //   <prefix>{<runId>}:batches  committed batches
 // They are never expired: a checkpoint is a record of the migration.
+import { createHash } from 'node:crypto';
 import {
   doneOf,
   type AttemptStart,
@@ -24,6 +25,7 @@ import {
 /** The few commands used, as ioredis (which BullMQ uses) spells them. */
 export interface RedisCommands {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  evalsha(sha1: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
   hgetall(key: string): Promise<Record<string, string>>;
   hexists(key: string, field: string): Promise<number>;
   hkeys(key: string): Promise<string[]>;
@@ -76,8 +78,9 @@ export class RedisCheckpointStore implements CheckpointStore {
     private readonly redis: RedisCommands,
     options: RedisCheckpointStoreOptions = {},
   ) {
-    if (!redis || typeof redis.eval !== 'function' || typeof redis.hgetall !== 'function') {
-      throw new TypeError('RedisCheckpointStore needs an ioredis client (an object with eval, hgetall, hexists, hkeys and hmget)');
+    const methods = ['eval', 'evalsha', 'hgetall', 'hexists', 'hkeys', 'hmget'] as const;
+    if (!redis || methods.some((m) => typeof redis[m] !== 'function')) {
+      throw new TypeError(`RedisCheckpointStore needs an ioredis client (an object with ${methods.join(', ')})`);
     }
     this.prefix = options.keyPrefix ?? 'sidetrace:migration:';
   }
@@ -92,13 +95,26 @@ export class RedisCheckpointStore implements CheckpointStore {
     return `${this.runKey(runId)}:batches`;
   }
 
+  /**
+   * EVALSHA first: a span of the Redis instrumentation then carries the
+   * script's hash, not its text; EVAL (which caches it) when Redis lacks it.
+   */
+  private async script(lua: string, numKeys: number, ...args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.redis.evalsha(sha1(lua), numKeys, ...args);
+    } catch (err) {
+      if (!/NOSCRIPT/.test((err as Error)?.message ?? '')) throw err;
+      return this.redis.eval(lua, numKeys, ...args);
+    }
+  }
+
   async get(runId: string): Promise<RunCheckpoint | undefined> {
     const h = await this.redis.hgetall(this.runKey(runId));
     return h && Object.keys(h).length ? parseRun(runId, h) : undefined;
   }
 
   async begin(runId: string, s: AttemptStart): Promise<RunCheckpoint> {
-    const flat = (await this.redis.eval(BEGIN, 1, this.runKey(runId), s.name, s.total, s.batchSize, s.origin, s.runSpan ?? '', s.startedAt)) as string[];
+    const flat = (await this.script(BEGIN, 1, this.runKey(runId), s.name, s.total, s.batchSize, s.origin, s.runSpan ?? '', s.startedAt)) as string[];
     const h: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
     return parseRun(runId, h);
@@ -113,7 +129,7 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   async commitBatch(runId: string, b: BatchCommit): Promise<CommitResult> {
-    const r = (await this.redis.eval(COMMIT, 2, this.runKey(runId), this.batchesKey(runId), b.index, b.processed, b.skipped, b.failed)) as (number | string)[];
+    const r = (await this.script(COMMIT, 2, this.runKey(runId), this.batchesKey(runId), b.index, b.processed, b.skipped, b.failed)) as (number | string)[];
     return {
       committed: Number(r[0]) === 1,
       counters: { processed: Number(r[1]), skipped: Number(r[2]), failed: Number(r[3]), batches: Number(r[4]) },
@@ -127,8 +143,15 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   async finish(runId: string, status: MigrationStatus): Promise<void> {
-    await this.redis.eval(FINISH, 1, this.runKey(runId), status);
+    await this.script(FINISH, 1, this.runKey(runId), status);
   }
+}
+
+const hashes = new Map<string, string>();
+function sha1(lua: string): string {
+  let h = hashes.get(lua);
+  if (!h) hashes.set(lua, (h = createHash('sha1').update(lua).digest('hex')));
+  return h;
 }
 
 function parseRun(runId: string, h: Record<string, string>): RunCheckpoint {

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Span, type SpanContext } from '@opentelemetry/api';
 import * as A from './attributes';
 import { BatchRecorder, finishBatchSpan, outcomeOf, type BatchOutcome, type BatchRange, type MigrationBatch } from './batch';
-import { parseCarrier, spanContextOf, traceparentOf, type MigrationCarrier, type ProgressEvery } from './carrier';
+import { DEFAULT_PROGRESS, parseCarrier, spanContextOf, traceparentOf, type MigrationCarrier, type ProgressEvery } from './carrier';
 import {
   MemoryCheckpointStore,
   doneOf,
@@ -82,7 +82,6 @@ export interface EndOptions {
 }
 
 const STATUSES: readonly MigrationStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
-const DEFAULT_PROGRESS: ProgressEvery = { batches: 10, seconds: 60 };
 
 interface RunInit {
   name: string;

@@ -11,7 +11,6 @@ import { MIGRATION_LINK, ROOT_WORK_GROUP } from './attributes';
 
 const FLUSH_TIMEOUT_MS = 2000;
 
-let cachedTracer: Tracer | undefined;
 const warned = new Set<string>();
 
 /** One line per kind of problem, not one per batch. */
@@ -21,9 +20,9 @@ export function warnOnce(key: string, line: string): void {
   log.warn(line);
 }
 
+/** Looked up per span (cheap), so a provider registered or replaced later is used from then on. */
 function tracer(): Tracer {
-  // A ProxyTracer: it follows a provider registered later.
-  return (cachedTracer ??= trace.getTracer(DISTRO_NAME, DISTRO_VERSION));
+  return trace.getTracer(DISTRO_NAME, DISTRO_VERSION);
 }
 
 /** A root span (never a child of whatever is active); a non-recording span if the tracer fails. */

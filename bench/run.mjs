@@ -1,0 +1,380 @@
+// sidetrace's benchmark suite: what the preload costs a service, next to bare
+// node, the stock OpenTelemetry register and the New Relic agent, measured in
+// one run, interleaved (A B C D A B C D …), repeated, reported as medians and
+// ratios to bare node. Spans go to a local OTLP sink that counts what arrives,
+// so the export cost is really paid. Results: stdout (markdown) and JSON.
+//
+//   npm run build && node bench/run.mjs [options]
+//     --only startup,throughput,routes,outage   sub-benches (default: all)
+//     --quick                                   fewer repetitions, shorter loads (a smoke run)
+//     --reps N             repetitions of each throughput/routes measurement (default 3; quick 1)
+//     --startup-reps N     repetitions of each startup measurement (default 10; quick 3)
+//     --duration S         seconds of measured load per throughput run (default 10; quick 3)
+//     --outage-duration S  seconds of load per outage scenario (default 60; quick 15)
+//     --connections N      autocannon connections (default 50)
+//     --variants a,b       only these variants (bare, sidetrace, sidetrace-off, stock, newrelic)
+//     --preload PATH       the sidetrace preload to measure (default dist/preload.js)
+//     --json FILE          where to write all samples and medians (default bench/results/latest.json)
+//
+// See BENCHMARKS.md for what each number means.
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import autocannon from 'autocannon';
+import { REPO_ROOT, startNode, startSink, closedPort, memoryOf } from './lib/procs.mjs';
+import { median, fmt, pct, signed, mib, table, machine } from './lib/stats.mjs';
+
+const require = createRequire(import.meta.url);
+const args = process.argv.slice(2);
+const has = (name) => args.includes(name);
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i === -1 ? fallback : args[i + 1];
+};
+const QUICK = has('--quick');
+const ALL_BENCHES = ['startup', 'throughput', 'routes', 'outage'];
+const only = flag('--only', ALL_BENCHES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+for (const b of only) if (!ALL_BENCHES.includes(b)) throw new Error(`--only: unknown sub-bench "${b}" (known: ${ALL_BENCHES.join(', ')})`);
+const REPS = Number(flag('--reps', QUICK ? 1 : 3));
+const STARTUP_REPS = Number(flag('--startup-reps', QUICK ? 3 : 10));
+const DURATION_S = Number(flag('--duration', QUICK ? 3 : 10));
+const WARMUP_S = QUICK ? 1 : 3;
+const OUTAGE_S = Number(flag('--outage-duration', QUICK ? 15 : 60));
+const OUTAGE_REPS = Number(flag('--outage-reps', QUICK ? 1 : 2));
+const CONNECTIONS = Number(flag('--connections', 50));
+const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));
+const JSON_OUT = path.resolve(flag('--json', path.join(REPO_ROOT, 'bench', 'results', 'latest.json')));
+const wantedVariants = flag('--variants', undefined)?.split(',');
+
+const HELLO = path.join(REPO_ROOT, 'bench', 'apps', 'hello.js');
+const STOCK_REGISTER = require.resolve('@opentelemetry/auto-instrumentations-node/register');
+const NEWRELIC = require.resolve('newrelic');
+const DUMMY_LICENSE_KEY = 'bench0000000000000000000000000000000000000'.slice(0, 40);
+
+if (!fs.existsSync(PRELOAD)) {
+  console.error(`${path.relative(process.cwd(), PRELOAD)} is missing: run \`npm run build\` first`);
+  process.exit(1);
+}
+
+/**
+ * The contenders. `preload` is the module given to --require (null: none);
+ * `endpoint` is where the variant's spans go (the sink, or a dead port).
+ */
+function variantsFor({ endpoint, deadPort }) {
+  const all = {
+    bare: { label: 'bare node', preload: null, env: {} },
+    sidetrace: { label: 'sidetrace (default, tracing on)', preload: PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } },
+    'sidetrace-off': { label: 'sidetrace (off: no exporter configured)', preload: PRELOAD, env: {} },
+    stock: {
+      label: 'stock auto-instrumentations-node/register',
+      preload: STOCK_REGISTER,
+      env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
+    },
+    newrelic: {
+      label: 'newrelic agent 13 (cannot send)',
+      preload: NEWRELIC,
+      env: {
+        NEW_RELIC_NO_CONFIG_FILE: 'true',
+        NEW_RELIC_LICENSE_KEY: DUMMY_LICENSE_KEY,
+        NEW_RELIC_APP_NAME: 'sidetrace-bench',
+        NEW_RELIC_HOST: '127.0.0.1',
+        NEW_RELIC_PORT: String(deadPort),
+        NEW_RELIC_LOG_ENABLED: 'false',
+      },
+    },
+  };
+  for (const v of Object.values(all)) v.env = { OTEL_SERVICE_NAME: 'sidetrace-bench', ...v.env };
+  return all;
+}
+
+const pick = (names) => names.filter((n) => !wantedVariants || wantedVariants.includes(n));
+const nodeArgs = (v) => (v.preload ? ['--require', v.preload] : []);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (line) => process.stderr.write(`${line}\n`);
+
+function load(url, seconds, extra = {}) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections: CONNECTIONS, duration: seconds, ...extra }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+function loadResult(res) {
+  return {
+    requests: res.requests.total,
+    reqPerSec: res.requests.total / res.duration,
+    p50: res.latency.p50,
+    p99: res.latency.p99,
+    non2xx: res.non2xx,
+    errors: res.errors,
+    timeouts: res.timeouts,
+  };
+}
+
+// ---------------------------------------------------------------- startup
+
+async function benchStartup(ctx) {
+  const names = pick(['bare', 'sidetrace', 'sidetrace-off', 'stock', 'newrelic']);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  // One unrecorded round first: it warms the page cache for every variant's modules.
+  for (let rep = -1; rep < STARTUP_REPS; rep++) {
+    for (const name of names) {
+      const v = ctx.variants[name];
+      const app = await startNode({ script: HELLO, nodeArgs: nodeArgs(v), env: v.env });
+      const { hwmKiB } = memoryOf(app.pid);
+      await app.stop(0);
+      if (rep >= 0) samples[name].push({ startupMs: app.startupMs, maxRssKiB: app.maxRssKiB, hwmKiB });
+    }
+    if (rep >= 0) log(`startup: round ${rep + 1}/${STARTUP_REPS} done`);
+  }
+  const bare = samples.bare ? median(samples.bare.map((s) => s.startupMs)) : NaN;
+  const bareRss = samples.bare ? median(samples.bare.map((s) => s.maxRssKiB)) : NaN;
+  const summary = {};
+  for (const name of names) {
+    const ms = median(samples[name].map((s) => s.startupMs));
+    const rss = median(samples[name].map((s) => s.maxRssKiB));
+    summary[name] = { startupMs: ms, deltaMs: ms - bare, ratio: ms / bare, maxRssMiB: mib(rss), deltaMiB: mib(rss - bareRss) };
+  }
+  const text = table(
+    ['variant', 'spawn → listening (ms)', 'Δ vs bare (ms)', 'peak RSS at listening (MiB)', 'Δ vs bare (MiB)'],
+    names.map((n) => [ctx.variants[n].label, fmt(summary[n].startupMs), signed(summary[n].deltaMs), fmt(summary[n].maxRssMiB, 1), signed(summary[n].deltaMiB, 1)]),
+  );
+  return { reps: STARTUP_REPS, samples, summary, text };
+}
+
+// ---------------------------------------------------------------- throughput
+
+/** Runs every variant REPS times, interleaved; `run(variant)` returns one sample. */
+async function interleaved(title, names, run) {
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const name of names) {
+      const s = await run(name);
+      samples[name].push(s);
+      log(`${title}: rep ${rep + 1}/${REPS} ${name}: ${fmt(s.reqPerSec)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, spans/req ${fmt(s.spansPerRequest, 2)}`);
+    }
+  }
+  return samples;
+}
+
+function summarise(ctx, names, samples) {
+  const summary = {};
+  for (const name of names) {
+    const ss = samples[name];
+    summary[name] = {
+      reqPerSec: median(ss.map((s) => s.reqPerSec)),
+      p50: median(ss.map((s) => s.p50)),
+      p99: median(ss.map((s) => s.p99)),
+      spansPerRequest: median(ss.map((s) => s.spansPerRequest)),
+      exportKiBPerSec: median(ss.map((s) => s.exportBytes / 1024 / s.seconds)),
+      rssUnderLoadMiB: median(ss.map((s) => mib(s.hwmKiB ?? NaN))),
+      failed: ss.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0),
+    };
+  }
+  const bare = summary.bare;
+  for (const name of names) {
+    const s = summary[name];
+    s.ratioToBare = bare ? s.reqPerSec / bare.reqPerSec : NaN;
+    s.p99RatioToBare = bare ? s.p99 / bare.p99 : NaN;
+  }
+  const text = table(
+    ['variant', 'req/s', 'vs bare', 'p50 (ms)', 'p99 (ms)', 'p99 vs bare', 'spans/req', 'export KiB/s', 'peak RSS (MiB)', 'failed req'],
+    names.map((n) => {
+      const s = summary[n];
+      return [ctx.variants[n].label, fmt(s.reqPerSec), pct(s.ratioToBare), fmt(s.p50), fmt(s.p99), `${fmt(s.p99RatioToBare, 2)}×`, fmt(s.spansPerRequest, 2), fmt(s.exportKiBPerSec), fmt(s.rssUnderLoadMiB, 0), String(s.failed)];
+    }),
+  );
+  return { summary, text };
+}
+
+/** One measurement: warm up, zero the sink, measure, let the last batch arrive, count. */
+async function measure(ctx, url, pid, requests) {
+  await load(url, WARMUP_S, { requests });
+  await sleep(300);
+  await ctx.sink.reset();
+  const res = loadResult(await load(url, DURATION_S, { requests }));
+  const { hwmKiB } = pid ? memoryOf(pid) : {};
+  await sleep(1500); // the batch processors' last full batches
+  const received = await ctx.sink.stats();
+  return { ...res, seconds: DURATION_S, hwmKiB, spans: received.spans, exportBytes: received.bytes, exportRequests: received.requests, spansPerRequest: received.spans / res.requests };
+}
+
+async function benchThroughput(ctx) {
+  const names = pick(['bare', 'sidetrace', 'stock', 'newrelic']);
+  const samples = await interleaved('throughput', names, async (name) => {
+    const v = ctx.variants[name];
+    const app = await startNode({ script: HELLO, nodeArgs: nodeArgs(v), env: v.env });
+    try {
+      return await measure(ctx, `${app.url}/hello`, app.pid);
+    } finally {
+      await app.stop(2000);
+    }
+  });
+  return { reps: REPS, durationS: DURATION_S, connections: CONNECTIONS, samples, ...summarise(ctx, names, samples) };
+}
+
+// ---------------------------------------------------------------- realistic routes (the demo app)
+
+/** The demo app's mix: database queries, a Redis cache, and an outgoing call to the preview service. */
+const ROUTES = [
+  { method: 'GET', path: '/' }, //                      PostgreSQL join
+  { method: 'GET', path: '/users' }, //                 PostgreSQL
+  { method: 'GET', path: '/users/3' }, //               Redis (cached user)
+  { method: 'GET', path: '/projects/2' }, //            Redis + outgoing HTTP call to the preview service
+  { method: 'GET', path: '/projects/1/previews' }, //   PostgreSQL join
+];
+
+async function benchRoutes(ctx) {
+  const { startServices } = await import('../scripts/services-lib.mjs');
+  const { startDemoApp } = await import('../scripts/demo-lib.mjs');
+  let services;
+  try {
+    services = await startServices({ postgres: true, redis: true });
+  } catch (err) {
+    return { skipped: `PostgreSQL/Redis unavailable: ${err.message}`, text: `skipped: ${err.message}` };
+  }
+  try {
+    const names = pick(['bare', 'sidetrace', 'stock', 'newrelic']);
+    const samples = await interleaved('routes', names, async (name) => {
+      const v = ctx.variants[name];
+      const demo = await startDemoApp({ databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, preload: v.preload, env: v.env });
+      try {
+        return await measure(ctx, demo.appUrl, undefined, ROUTES);
+      } finally {
+        await demo.stop();
+      }
+    });
+    return { reps: REPS, durationS: DURATION_S, connections: CONNECTIONS, routes: ROUTES.map((r) => `${r.method} ${r.path}`), samples, ...summarise(ctx, names, samples) };
+  } finally {
+    await services.stop();
+  }
+}
+
+// ---------------------------------------------------------------- collector outage
+
+async function benchOutage(ctx) {
+  const hanging = await startSink({ hang: true });
+  const scenarios = {
+    healthy: { label: 'collector healthy', endpoint: ctx.sink.url },
+    down: { label: 'collector down (nothing listening)', endpoint: `http://127.0.0.1:${ctx.deadPort}` },
+    hang: { label: 'collector hangs (accepts, never answers)', endpoint: hanging.url },
+  };
+  const samples = Object.fromEntries(Object.keys(scenarios).map((n) => [n, []]));
+  try {
+    for (let rep = 0; rep < OUTAGE_REPS; rep++) {
+      for (const [name, sc] of Object.entries(scenarios)) {
+        const app = await startNode({ script: HELLO, nodeArgs: ['--require', PRELOAD], env: { OTEL_SERVICE_NAME: 'sidetrace-bench', OTEL_EXPORTER_OTLP_ENDPOINT: sc.endpoint } });
+        const rss = [{ t: 0, rssMiB: mib(memoryOf(app.pid).rssKiB) }];
+        const t0 = Date.now();
+        const sampler = setInterval(() => rss.push({ t: Math.round((Date.now() - t0) / 1000), rssMiB: mib(memoryOf(app.pid).rssKiB) }), 5000);
+        let res;
+        try {
+          res = loadResult(await load(`${app.url}/hello`, OUTAGE_S));
+        } finally {
+          clearInterval(sampler);
+        }
+        const warnings = app.output.filter((l) => /export to .* (is failing|recovered)|queue is full/.test(l));
+        await app.stop(3000);
+        // Flat = no growth after the first 10 s (JIT, pools and the queue filling up).
+        const settled = rss.filter((r) => r.t >= 10).map((r) => r.rssMiB);
+        const growthMiB = settled.length > 1 ? settled[settled.length - 1] - settled[0] : NaN;
+        const sample = { ...res, rss, growthMiB, maxRssMiB: Math.max(...rss.map((r) => r.rssMiB)), warnings };
+        samples[name].push(sample);
+        log(`outage: rep ${rep + 1}/${OUTAGE_REPS} ${name}: ${fmt(res.reqPerSec)} req/s, RSS ${rss.map((r) => fmt(r.rssMiB)).join(' ')} MiB, ${warnings.length} warning line(s)`);
+      }
+    }
+  } finally {
+    await hanging.stop();
+  }
+  const summary = {};
+  const healthy = median(samples.healthy.map((s) => s.reqPerSec));
+  for (const name of Object.keys(scenarios)) {
+    const ss = samples[name];
+    summary[name] = {
+      reqPerSec: median(ss.map((s) => s.reqPerSec)),
+      ratioToHealthy: median(ss.map((s) => s.reqPerSec)) / healthy,
+      p99: median(ss.map((s) => s.p99)),
+      growthMiB: median(ss.map((s) => s.growthMiB)),
+      maxRssMiB: median(ss.map((s) => s.maxRssMiB)),
+      rssSamplesMiB: ss[ss.length - 1].rss.map((r) => Math.round(r.rssMiB)),
+      warningLines: ss[ss.length - 1].warnings.length,
+    };
+  }
+  const text = table(
+    ['scenario', 'req/s', 'vs healthy', 'p99 (ms)', 'RSS every 5 s (MiB, last run)', 'RSS growth after 10 s (MiB)', 'export warning lines'],
+    Object.keys(scenarios).map((n) => {
+      const s = summary[n];
+      return [scenarios[n].label, fmt(s.reqPerSec), pct(s.ratioToHealthy), fmt(s.p99), s.rssSamplesMiB.join(' '), signed(s.growthMiB, 1), String(s.warningLines)];
+    }),
+  );
+  return { reps: OUTAGE_REPS, durationS: OUTAGE_S, samples, summary, text };
+}
+
+// ---------------------------------------------------------------- goals
+
+function goals(results) {
+  const out = [];
+  const goal = (name, ok, detail) => out.push({ name, met: ok, detail });
+  const t = results.throughput?.summary;
+  if (t?.sidetrace && t.bare) {
+    goal('hello-world throughput ≥ 80% of bare (100% sampling)', t.sidetrace.ratioToBare >= 0.8, `${pct(t.sidetrace.ratioToBare)} of bare`);
+    if (t.stock) goal('hello-world throughput ≥ 2× the stock register', t.sidetrace.reqPerSec >= 2 * t.stock.reqPerSec, `${fmt(t.sidetrace.reqPerSec / t.stock.reqPerSec, 2)}× the stock register`);
+    goal('p99 latency ≤ 1.5× bare', t.sidetrace.p99RatioToBare <= 1.5, `${fmt(t.sidetrace.p99RatioToBare, 2)}× bare (${t.sidetrace.p99} vs ${t.bare.p99} ms)`);
+  }
+  const s = results.startup?.summary;
+  if (s?.sidetrace && s.bare) {
+    goal('startup ≤ +60 ms over bare', s.sidetrace.deltaMs <= 60, `${signed(s.sidetrace.deltaMs)} ms`);
+    goal('peak RSS ≤ +15 MiB over bare', s.sidetrace.deltaMiB <= 15, `${signed(s.sidetrace.deltaMiB, 1)} MiB`);
+  }
+  const o = results.outage?.summary;
+  if (o) {
+    for (const sc of ['down', 'hang']) {
+      goal(`outage (${sc}): throughput within 10% of healthy`, o[sc].ratioToHealthy >= 0.9, `${pct(o[sc].ratioToHealthy)} of healthy`);
+      goal(`outage (${sc}): RSS flat (≤ 5 MiB growth after the first 10 s)`, o[sc].growthMiB <= 5, `${signed(o[sc].growthMiB, 1)} MiB`);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const m = machine();
+  log(`sidetrace bench: ${only.join(', ')}${QUICK ? ' (quick)' : ''}`);
+  const header = `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; load average at start ${m.loadAverage}; ${m.date}`;
+  log(header);
+  const sink = await startSink();
+  const deadPort = await closedPort();
+  const ctx = { sink, deadPort, variants: variantsFor({ endpoint: sink.url, deadPort }) };
+  const results = { machine: m, quick: QUICK, preload: path.relative(REPO_ROOT, PRELOAD) };
+  try {
+    if (only.includes('startup')) results.startup = await benchStartup(ctx);
+    if (only.includes('throughput')) results.throughput = await benchThroughput(ctx);
+    if (only.includes('routes')) results.routes = await benchRoutes(ctx);
+    if (only.includes('outage')) results.outage = await benchOutage(ctx);
+  } finally {
+    await sink.stop();
+  }
+  results.machine.loadAverageAtEnd = machine().loadAverage;
+  results.goals = goals(results);
+
+  const sections = [header];
+  if (results.startup) sections.push(`## Startup (express hello-world, median of ${STARTUP_REPS})\n\n${results.startup.text}`);
+  if (results.throughput) sections.push(`## Throughput, hello-world route (autocannon ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.throughput.text}`);
+  if (results.routes) sections.push(`## Throughput, demo app routes (PostgreSQL, Redis, outgoing HTTP; ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.routes.text}`);
+  if (results.outage) sections.push(`## Collector outage (sidetrace, hello-world, ${OUTAGE_S} s of load, median of ${OUTAGE_REPS})\n\n${results.outage.text}`);
+  if (results.goals.length) sections.push(`## Goals\n\n${table(['goal', 'result', 'measured'], results.goals.map((g) => [g.name, g.met ? 'met' : 'NOT met', g.detail]))}`);
+  console.log(sections.join('\n\n'));
+
+  fs.mkdirSync(path.dirname(JSON_OUT), { recursive: true });
+  for (const r of [results.startup, results.throughput, results.routes, results.outage]) if (r) delete r.text;
+  fs.writeFileSync(JSON_OUT, `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${path.relative(process.cwd(), JSON_OUT)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err.stack ?? err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// The `sidetrace` command: a small dispatcher. Each subcommand is loaded only
+// when asked for, so `--version` and `--help` load nothing else.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const USAGE = `Usage: sidetrace <command> [arguments]
+
+Commands:
+  deploy [options] -- <command...>   record a deploy as a trace (sidetrace deploy --help)
+  deploy step <name> -- <command...> record a step of the current deploy
+  doctor                             check the tracing setup
+  --version                          print the version
+  --help                             print this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+      process.stderr.write(USAGE);
+      return 2;
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case '--version':
+    case '-v': {
+      const { DISTRO_VERSION } = require('./version') as typeof import('./version');
+      process.stdout.write(`${DISTRO_VERSION}\n`);
+      return 0;
+    }
+    case 'deploy': {
+      const { deployMain } = require('./deploy/command') as typeof import('./deploy/command');
+      return deployMain(rest);
+    }
+    case 'doctor': {
+      // Built by another part of sidetrace; absent from some builds.
+      if (!fs.existsSync(path.join(__dirname, 'doctor.js'))) {
+        process.stderr.write('sidetrace: doctor is not available in this build\n');
+        return 2;
+      }
+      return (require('./doctor') as { main(argv: string[]): Promise<number> | number }).main(rest);
+    }
+    default:
+      process.stderr.write(`sidetrace: unknown command ${JSON.stringify(command)} (see sidetrace --help)\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`sidetrace: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(70); // EX_SOFTWARE: a bug in sidetrace, not in the command
+  },
+);

@@ -1,0 +1,162 @@
+// No Docker engine runs here, so docker-compose.yml is checked against what
+// the local stack really runs: the config files and entrypoint stack-lib uses,
+// the variables the config files read (parsed from the files), the port table
+// stack-lib starts with, the Dockerfile and the versions stack-build.sh builds.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import YAML from 'yaml';
+import {
+  COLLECTOR_CONFIG_FILES,
+  COLLECTOR_DIR,
+  COLLECTOR_ENTRYPOINT,
+  COLLECTOR_HOST_ENV,
+  JAEGER_CONFIG_FILE,
+  JAEGER_ENDPOINT_ENV,
+  JAEGER_HOST_ENV,
+  NEW_RELIC_ENV,
+  PORTS,
+  REPO_ROOT,
+  STORAGE_DIR_ENV,
+} from '../scripts/stack-lib.mjs';
+
+const read = (...p: string[]) => fs.readFileSync(path.join(...p), 'utf8');
+const compose = YAML.parse(read(REPO_ROOT, 'docker-compose.yml'));
+const dockerfile = read(COLLECTOR_DIR, 'Dockerfile');
+const buildScript = read(REPO_ROOT, 'scripts', 'stack-build.sh');
+
+/** `${env:NAME}` / `${env:NAME:-default}` references of a file, name → default ('' when none). */
+function envReferences(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g)) out.set(m[1], m[2] ?? '');
+  return out;
+}
+/** Variables a shell script reads as ${NAME…}. */
+function shellReferences(text: string): Set<string> {
+  return new Set([...text.matchAll(/\$\{([A-Z_][A-Z0-9_]*)[:}]/g)].map((m) => m[1]));
+}
+
+const collectorRefs = new Map<string, string>();
+for (const f of COLLECTOR_CONFIG_FILES) for (const [k, v] of envReferences(read(COLLECTOR_DIR, f))) collectorRefs.set(k, v);
+const jaegerRefs = envReferences(read(COLLECTOR_DIR, JAEGER_CONFIG_FILE));
+const entrypointRefs = shellReferences(read(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT));
+
+const envOf = (service: string): Record<string, string> => {
+  const env = compose.services[service].environment ?? {};
+  return Array.isArray(env) ? Object.fromEntries(env.map((e: string) => e.split(/=(.*)/s).slice(0, 2))) : env;
+};
+/** "host:container" port mappings of a compose service as [host, container] numbers. */
+const published = (service: string): [number, number][] =>
+  (compose.services[service].ports ?? []).map((p: string | number) => {
+    const parts = String(p).split(':').map(Number);
+    return [parts.at(-2) ?? parts[0], parts.at(-1)!];
+  });
+const mounts = (service: string): { source: string; target: string; readOnly: boolean }[] =>
+  (compose.services[service].volumes ?? []).map((v: string) => {
+    const [source, target, mode] = v.split(':');
+    return { source, target, readOnly: mode === 'ro' };
+  });
+const dockerfileEnv = (name: string) => dockerfile.match(new RegExp(`\\b${name}=(\\S+)`))?.[1];
+
+describe('docker-compose.yml runs what the local stack runs', () => {
+  test('stack-lib\'s port table matches the variables and defaults in the config files', () => {
+    for (const [name, spec] of Object.entries(PORTS)) {
+      const refs = spec.service === 'collector' ? collectorRefs : jaegerRefs;
+      assert.ok(refs.has(spec.env), `${name}: ${spec.env} is read by the ${spec.service} config`);
+      assert.equal(Number(refs.get(spec.env)), spec.default, `${name}: default of ${spec.env}`);
+    }
+    // …and every *_PORT variable the configs read is in the table (none is left to its default by accident).
+    const tablePorts = new Set(Object.values(PORTS).map((p) => p.env));
+    for (const name of [...collectorRefs.keys(), ...jaegerRefs.keys()].filter((n) => n.endsWith('_PORT'))) assert.ok(tablePorts.has(name), `${name} is in stack-lib's PORTS`);
+    for (const name of [COLLECTOR_HOST_ENV, JAEGER_ENDPOINT_ENV, STORAGE_DIR_ENV, ...NEW_RELIC_ENV]) assert.ok(collectorRefs.has(name), `${name} is read by the collector config`);
+    assert.ok(jaegerRefs.has(JAEGER_HOST_ENV));
+  });
+
+  test('the collector service mounts the same config files and entrypoint the local stack runs', () => {
+    const configDir = dockerfileEnv('SIDETRACE_COLLECTOR_CONFIG_DIR');
+    assert.ok(configDir, 'the Dockerfile names the config directory');
+    assert.match(dockerfile, new RegExp(`ENTRYPOINT \\["${configDir}/${COLLECTOR_ENTRYPOINT}"\\]`));
+    const m = mounts('collector');
+    for (const f of [...COLLECTOR_CONFIG_FILES, COLLECTOR_ENTRYPOINT]) {
+      const mount = m.find((x) => x.target === `${configDir}/${f}`);
+      assert.ok(mount, `${f} is mounted into ${configDir}`);
+      assert.equal(path.resolve(REPO_ROOT, mount.source), path.join(COLLECTOR_DIR, f));
+      assert.ok(mount.readOnly, `${f} is mounted read-only`);
+      assert.match(dockerfile, new RegExp(`COPY [^\\n]*\\b${f.replace('.', '\\.')}\\b`), `the image also carries ${f}`);
+    }
+    // The persistent queue's directory is a named volume, so it survives a restart.
+    const storage = envOf('collector')[STORAGE_DIR_ENV];
+    assert.ok(storage);
+    const volume = m.find((x) => x.target === storage);
+    assert.ok(volume && !volume.source.startsWith('.') && compose.volumes && volume.source in compose.volumes, `${storage} is a named volume`);
+    assert.equal(compose.services.collector.build, './collector');
+  });
+
+  test('the jaeger service runs the same jaeger.yaml, with the official image of the Jaeger version the local stack builds', () => {
+    const svc = compose.services.jaeger;
+    const configArg = svc.command[svc.command.indexOf('--config') + 1];
+    const mount = mounts('jaeger').find((x) => x.target === configArg);
+    assert.ok(mount, `${configArg} is mounted`);
+    assert.equal(path.resolve(REPO_ROOT, mount.source), path.join(COLLECTOR_DIR, JAEGER_CONFIG_FILE));
+    const jaegerVersion = buildScript.match(/^JAEGER_VERSION=(\S+)/m)?.[1];
+    assert.ok(jaegerVersion);
+    assert.equal(svc.image, `jaegertracing/jaeger:${jaegerVersion}`);
+  });
+
+  for (const service of ['collector', 'jaeger'] as const) {
+    test(`${service}: the same ports are set and published, and only variables the ${service} reads are passed`, () => {
+      const env = envOf(service);
+      const ports = Object.values(PORTS).filter((p) => p.service === service);
+      const pub = published(service);
+      for (const p of ports) {
+        assert.ok(p.env in env, `${p.env} is set`);
+        const container = Number(env[p.env]);
+        assert.ok(pub.some(([, c]) => c === container), `${p.env}=${container} is published`);
+      }
+      for (const [, c] of pub) assert.ok(ports.some((p) => Number(env[p.env]) === c), `published port ${c} is one the ${service} listens on`);
+      const hostEnv = service === 'collector' ? COLLECTOR_HOST_ENV : JAEGER_HOST_ENV;
+      assert.equal(env[hostEnv], '0.0.0.0', 'listens beyond the container\'s loopback');
+      const reads = service === 'collector' ? new Set([...collectorRefs.keys(), ...entrypointRefs]) : new Set(jaegerRefs.keys());
+      for (const name of Object.keys(env)) assert.ok(reads.has(name), `${name} is read by the ${service}`);
+    });
+  }
+
+  test('the collector gets New Relic\'s variables and reaches Jaeger\'s OTLP port; the app reaches the collector', () => {
+    const env = envOf('collector');
+    for (const name of NEW_RELIC_ENV) {
+      assert.ok(name in env, `${name} is passed`);
+      assert.match(String(env[name]), new RegExp(`^\\$\\{${name}(:-[^}]*)?\\}$`), `${name} comes from the user's environment`);
+    }
+    assert.equal(String(env.NEW_RELIC_OTLP_ENDPOINT).match(/:-([^}]*)/)?.[1], collectorRefs.get('NEW_RELIC_OTLP_ENDPOINT'), 'same New Relic default as the config');
+    const jaegerEnv = envOf('jaeger');
+    assert.equal(env[JAEGER_ENDPOINT_ENV], `jaeger:${jaegerEnv[PORTS.jaegerOtlpGrpc.env]}`);
+    const app = envOf('app');
+    assert.equal(app.OTEL_EXPORTER_OTLP_ENDPOINT, `http://collector:${env[PORTS.otlpHttp.env]}`);
+    assert.ok(app.DATABASE_URL?.includes('@postgres:') && app.REDIS_URL?.startsWith('redis://redis:'));
+    assert.equal(compose.services.app.build.dockerfile, 'examples/demo/Dockerfile');
+    assert.ok(fs.existsSync(path.join(REPO_ROOT, 'examples/demo/Dockerfile')));
+    assert.match(compose.services.postgres.image, /^postgres:15\b/);
+    assert.match(compose.services.redis.image, /^redis:7\b/);
+  });
+
+  test('the collector image builds the same ocb manifest at the same versions as stack-build.sh', () => {
+    const ocb = buildScript.match(/^OCB_VERSION=(\S+)/m)?.[1];
+    const otelcol = buildScript.match(/^OTELCOL_VERSION=(\S+)/m)?.[1];
+    assert.equal(dockerfile.match(/ARG OCB_VERSION=(\S+)/)?.[1], ocb);
+    assert.match(dockerfile, /COPY builder-config\.yaml/);
+    const manifest = YAML.parse(read(COLLECTOR_DIR, 'builder-config.yaml'));
+    assert.equal(manifest.dist.version, otelcol);
+    assert.equal(manifest.dist.name, 'otelcol-sidetrace');
+    assert.match(dockerfile, new RegExp(`${manifest.dist.output_path.replace(/^\.\//, '')}/${manifest.dist.name}`));
+    // One release line: v0.X for components, v1.(X-94) for the stable confmap modules.
+    const modules = ['receivers', 'processors', 'exporters', 'connectors', 'extensions', 'providers'].flatMap((k) => manifest[k] ?? []).concat(manifest.telemetry);
+    const minor = Number(otelcol!.split('.')[1]);
+    for (const { gomod } of modules) {
+      const version = gomod.split(' ')[1];
+      assert.ok(version === `v${otelcol}` || version === `v1.${minor - 94}.0`, `${gomod} is on the ${otelcol} release line`);
+    }
+    const healthPort = PORTS.collectorHealth.default;
+    assert.match(dockerfile, new RegExp(`HEALTHCHECK[^\\n]*:${healthPort}/`), 'the image health check uses the health_check port');
+  });
+});

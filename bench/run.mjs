@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
-import { REPO_ROOT, startNode, startSink, closedPort, memoryOf } from './lib/procs.mjs';
+import { REPO_ROOT, startNode, startSink, closedPort, memoryOf, cpuMsOf, childPidsRunning } from './lib/procs.mjs';
 import { median, fmt, pct, signed, mib, table, machine } from './lib/stats.mjs';
 
 const require = createRequire(import.meta.url);
@@ -150,7 +150,7 @@ async function interleaved(title, names, run) {
     for (const name of names) {
       const s = await run(name);
       samples[name].push(s);
-      log(`${title}: rep ${rep + 1}/${REPS} ${name}: ${fmt(s.reqPerSec)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, spans/req ${fmt(s.spansPerRequest, 2)}`);
+      log(`${title}: rep ${rep + 1}/${REPS} ${name}: ${fmt(s.reqPerSec)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${fmt(s.cpuUsPerRequest)} CPU µs/req, spans/req ${fmt(s.spansPerRequest, 2)}`);
     }
   }
   return samples;
@@ -164,6 +164,7 @@ function summarise(ctx, names, samples) {
       reqPerSec: median(ss.map((s) => s.reqPerSec)),
       p50: median(ss.map((s) => s.p50)),
       p99: median(ss.map((s) => s.p99)),
+      cpuUsPerRequest: median(ss.map((s) => s.cpuUsPerRequest)),
       spansPerRequest: median(ss.map((s) => s.spansPerRequest)),
       exportKiBPerSec: median(ss.map((s) => s.exportBytes / 1024 / s.seconds)),
       rssUnderLoadMiB: median(ss.map((s) => mib(s.hwmKiB ?? NaN))),
@@ -175,12 +176,13 @@ function summarise(ctx, names, samples) {
     const s = summary[name];
     s.ratioToBare = bare ? s.reqPerSec / bare.reqPerSec : NaN;
     s.p99RatioToBare = bare ? s.p99 / bare.p99 : NaN;
+    s.cpuRatioToBare = bare ? s.cpuUsPerRequest / bare.cpuUsPerRequest : NaN;
   }
   const text = table(
-    ['variant', 'req/s', 'vs bare', 'p50 (ms)', 'p99 (ms)', 'p99 vs bare', 'spans/req', 'export KiB/s', 'peak RSS (MiB)', 'failed req'],
+    ['variant', 'req/s', 'vs bare', 'p50 (ms)', 'p99 (ms)', 'p99 vs bare', 'app CPU µs/req', 'CPU vs bare', 'spans/req', 'export KiB/s', 'peak RSS (MiB)', 'failed req'],
     names.map((n) => {
       const s = summary[n];
-      return [ctx.variants[n].label, fmt(s.reqPerSec), pct(s.ratioToBare), fmt(s.p50), fmt(s.p99), `${fmt(s.p99RatioToBare, 2)}×`, fmt(s.spansPerRequest, 2), fmt(s.exportKiBPerSec), fmt(s.rssUnderLoadMiB, 0), String(s.failed)];
+      return [ctx.variants[n].label, fmt(s.reqPerSec), pct(s.ratioToBare), fmt(s.p50), fmt(s.p99), `${fmt(s.p99RatioToBare, 2)}×`, fmt(s.cpuUsPerRequest), `${fmt(s.cpuRatioToBare, 2)}×`, fmt(s.spansPerRequest, 2), fmt(s.exportKiBPerSec), fmt(s.rssUnderLoadMiB, 0), String(s.failed)];
     }),
   );
   return { summary, text };
@@ -191,11 +193,13 @@ async function measure(ctx, url, pid, requests) {
   await load(url, WARMUP_S, { requests });
   await sleep(300);
   await ctx.sink.reset();
+  const cpu0 = cpuMsOf(pid);
   const res = loadResult(await load(url, DURATION_S, { requests }));
-  const { hwmKiB } = pid ? memoryOf(pid) : {};
+  const cpuMs = cpuMsOf(pid) - cpu0;
+  const { hwmKiB } = memoryOf(pid);
   await sleep(1500); // the batch processors' last full batches
   const received = await ctx.sink.stats();
-  return { ...res, seconds: DURATION_S, hwmKiB, spans: received.spans, exportBytes: received.bytes, exportRequests: received.requests, spansPerRequest: received.spans / res.requests };
+  return { ...res, seconds: DURATION_S, hwmKiB, cpuUsPerRequest: (cpuMs * 1000) / res.requests, spans: received.spans, exportBytes: received.bytes, exportRequests: received.requests, spansPerRequest: received.spans / res.requests };
 }
 
 async function benchThroughput(ctx) {
@@ -238,7 +242,8 @@ async function benchRoutes(ctx) {
       const v = ctx.variants[name];
       const demo = await startDemoApp({ databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, preload: v.preload, env: v.env });
       try {
-        return await measure(ctx, demo.appUrl, undefined, ROUTES);
+        const [pid] = childPidsRunning(path.join('examples', 'demo', 'app.js'));
+        return await measure(ctx, demo.appUrl, pid, ROUTES);
       } finally {
         await demo.stop();
       }

@@ -53,7 +53,7 @@ fi
 
 if ! command -v go >/dev/null 2>&1; then
   say "Go is not installed (needed once, to build the collector and Jaeger)."
-  say "Install Go 1.25 or newer from the official Go downloads (tarball into /usr/local/go, add /usr/local/go/bin to PATH), then rerun: npm run stack:build"
+  say "Install Go 1.26 or newer (the collector v0.161.0 modules require it) from the official Go downloads (tarball into /usr/local/go, add /usr/local/go/bin to PATH), then rerun: npm run stack:build"
   exit 1
 fi
 

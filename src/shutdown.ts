@@ -39,7 +39,15 @@ export function installShutdownHooks(flush: () => Promise<unknown>, timeoutMs: n
     });
   };
   const onBeforeExit = () => {
-    void bounded();
+    // The app's work is done; only ours is left. If the flush ran out of time,
+    // an export request still in flight (up to the exporter's own timeout)
+    // would keep the process alive: end it now, with the app's exit code.
+    bounded().then((outcome) => {
+      if (outcome === 'timeout') {
+        log.warn(`flush did not finish within ${timeoutMs} ms; exiting without it`);
+        process.exit();
+      }
+    });
   };
 
   const remove = () => {

@@ -18,7 +18,7 @@ import YAML from 'yaml';
 import { COLLECTOR_CONFIG_FILES, COLLECTOR_DIR, COLLECTOR_ENTRYPOINT, ensureBinaries, JAEGER_CONFIG_FILE, type Binaries } from '../scripts/stack-lib.mjs';
 import { DEFAULT_IGNORE_PATHS, DEFAULT_REDACTED_QUERY_PARAMS } from '../src/config';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
-import { jaegerServiceSpans, jaegerTrace, scrape, startStack, sum, waitFor, type JaegerSpan, type Stack } from './helpers/stack';
+import { jaegerServiceSpans, jaegerTrace, scrape, startStack, sum, waitFor, type Stack } from './helpers/stack';
 
 const LICENSE_KEY = `test${crypto.randomBytes(16).toString('hex')}NRAL`;
 const NR_OFF_LINE = 'sidetrace collector: New Relic export is off';

@@ -52,8 +52,13 @@ const published = (service: string): [number, number][] =>
     const parts = String(p).split(':').map(Number);
     return [parts.at(-2) ?? parts[0], parts.at(-1)!];
   });
-const mounts = (service: string): { source: string; target: string; readOnly: boolean }[] =>
-  (compose.services[service].volumes ?? []).map((v: string) => {
+interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+const mounts = (service: string): Mount[] =>
+  (compose.services[service].volumes ?? []).map((v: string): Mount => {
     const [source, target, mode] = v.split(':');
     return { source, target, readOnly: mode === 'ro' };
   });
@@ -79,7 +84,7 @@ describe('docker-compose.yml runs what the local stack runs', () => {
     assert.match(dockerfile, new RegExp(`ENTRYPOINT \\["${configDir}/${COLLECTOR_ENTRYPOINT}"\\]`));
     const m = mounts('collector');
     for (const f of [...COLLECTOR_CONFIG_FILES, COLLECTOR_ENTRYPOINT]) {
-      const mount = m.find((x) => x.target === `${configDir}/${f}`);
+      const mount: Mount | undefined = m.find((x) => x.target === `${configDir}/${f}`);
       assert.ok(mount, `${f} is mounted into ${configDir}`);
       assert.equal(path.resolve(REPO_ROOT, mount.source), path.join(COLLECTOR_DIR, f));
       assert.ok(mount.readOnly, `${f} is mounted read-only`);

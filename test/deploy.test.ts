@@ -121,6 +121,13 @@ describe('sidetrace deploy -- <command>', () => {
     await deploySpan('bytes-1');
   });
 
+  it('takes an empty option value as not given (a script passing an empty variable)', async () => {
+    const r = await cli(['deploy', '--id', 'empty-1', '--changelog', '', '--version=', '--', 'true'], { env: tracingEnv(receiver, { GIT_COMMIT_SHA: 'from-env' }) });
+    assert.equal(r.code, 0, r.err);
+    const span = await deploySpan('empty-1');
+    assert.equal(span.attributes['service.version'], 'from-env');
+  });
+
   it('exits 128+N when the command is killed by signal N', async () => {
     const r = await cli(['deploy', '--id', 'sig-1', '--', 'sh', '-c', 'kill -TERM $$'], { env: tracingEnv(receiver) });
     assert.equal(r.code, 143);
@@ -346,6 +353,7 @@ describe('bad input', () => {
     for (const [args, message] of [
       [['deploy', '--bogus', '--', 'touch', marker], /^sidetrace: deploy: unknown option --bogus \(see sidetrace deploy --help\)$/m],
       [['deploy', '--service'], /^sidetrace: deploy: --service needs a value/m],
+      [['deploy', '--service', '--', 'touch', marker], /^sidetrace: deploy: --service needs a value/m],
       [['deploy', 'touch', marker], /^sidetrace: deploy: unexpected argument "touch" \(put the command after --\)/m],
       [['deploy', '--version', 'v1'], /^sidetrace: deploy: no command given/m],
       [['deploy', '--'], /^sidetrace: deploy: no command after --/m],

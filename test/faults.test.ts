@@ -19,10 +19,16 @@ const SMALL_QUEUE = {
   OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
   SIDETRACE_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_BOUND_MS),
 };
-/** Retained heap (after a full GC) may grow this much under a fault; an unbounded queue grows ~25 MB in 4 s of this load (bench/faults.mjs). */
-const HEAP_GROWTH_LIMIT = 10 * 1024 * 1024;
+const MB = 1024 * 1024;
+/**
+ * Retained heap (after a full GC) of a traced app rises ~15 MB over its first
+ * 20 s of load whatever the collector does (a healthy one too: warm-up), then
+ * stays flat. An unbounded queue against a hanging collector adds ~5 MB/s
+ * (bench/faults.mjs). Per fault (4 s of load), a generous bound on growth:
+ */
+const HEAP_GROWTH_LIMIT = 32 * MB;
 /** RSS moves with load alone (~45 MB healthy); this only catches gross growth. */
-const RSS_GROWTH_LIMIT = 160 * 1024 * 1024;
+const RSS_GROWTH_LIMIT = 160 * MB;
 
 const apps: RunningApp[] = [];
 const receivers: OtlpReceiver[] = [];
@@ -248,23 +254,27 @@ describe('the app under collector faults', () => {
     }
   });
 
-  it('memory stays flat through 15 s of load against a collector that never answers', async (t) => {
+  it('memory levels off through 20 s of load against a collector that never answers', async (t) => {
     const rx = await receiver();
     rx.setMode('hang');
     const a = await app(rx.url);
     await load(a, 1000);
-    const samples = [await memory(a)];
-    for (let i = 0; i < 3; i++) {
+    const heap = [(await memory(a)).heapUsed];
+    const rss = [(await memory(a)).rss];
+    for (let i = 0; i < 4; i++) {
       await load(a, 5000);
-      samples.push(await memory(a));
+      const m = await memory(a);
+      heap.push(m.heapUsed);
+      rss.push(m.rss);
     }
-    const heap = samples.map((s) => s.heapUsed);
-    const rss = samples.map((s) => s.rss);
-    assert.ok(Math.max(...heap) - heap[0] < HEAP_GROWTH_LIMIT, `heap after GC (bytes) every 5 s: ${heap.join(', ')}`);
-    assert.ok(Math.max(...rss) - rss[0] < RSS_GROWTH_LIMIT, `rss (bytes) every 5 s: ${rss.join(', ')}`);
+    const shown = `heap after GC every 5 s: ${heap.map((h) => (h / MB).toFixed(1)).join(', ')} MB; rss ${rss.map((r) => (r / MB).toFixed(0)).join(', ')} MB`;
+    // Past warm-up the heap is flat: over the last 10 s it may not grow by what an unbounded queue adds in 3 s.
+    assert.ok(heap[4] - heap[2] < 16 * MB, shown);
+    assert.ok(Math.max(...heap) < 64 * MB, shown);
+    assert.ok(Math.max(...rss) - rss[0] < RSS_GROWTH_LIMIT, shown);
     const st = await stats(a);
     assert.ok(st.droppedQueueFull > 0, `the bounded queue overflowed and counted it: ${JSON.stringify(st)}`);
     assert.equal(lines(a, FAILING).length, 1, a.stderr());
-    t.diagnostic(`heap after GC every 5 s: ${heap.map((h) => (h / 1024 / 1024).toFixed(1)).join(', ')} MB; rss ${rss.map((h) => (h / 1024 / 1024).toFixed(0)).join(', ')} MB; ${JSON.stringify(st)}`);
+    t.diagnostic(`${shown}; ${JSON.stringify(st)}`);
   });
 });

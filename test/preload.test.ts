@@ -219,6 +219,29 @@ describe('shutdown', () => {
     }
   });
 
+  it('a script that ends by itself exits within the bound with its own exit code, even when the collector hangs', async () => {
+    const hang = await startOtlpReceiver();
+    hang.setMode('hang');
+    try {
+      const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: hang.url, SIDETRACE_SHUTDOWN_TIMEOUT_MS: '500' }, waitListening: false });
+      apps.push(a);
+      const started = Date.now();
+      const { code, at } = await a.exited;
+      assert.equal(code, 3);
+      assert.ok(at - started < 5000, `exited after ${at - started} ms (the exporter's own timeout is 10 s)`);
+      assert.ok(hang.requests.length >= 1, 'the flush did try to export');
+    } finally {
+      await hang.close();
+    }
+  });
+
+  it('a script that ends by itself flushes its spans before exiting', async () => {
+    const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'short-script' }, waitListening: false });
+    apps.push(a);
+    assert.equal((await a.exited).code, 3);
+    assert.ok(rx.spans.some((s) => s.name === 'short.work' && s.resource['service.name'] === 'short-script'));
+  });
+
   it('flushes on SIGTERM and leaves the exit to an app that handles SIGTERM itself', async () => {
     const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'own-handler', APP_SIGTERM_HANDLER: '1', OTEL_BSP_SCHEDULE_DELAY: '60000' });
     await get(`${a.url}/users/1`);

@@ -34,8 +34,9 @@ export function parseArgs(argv: string[], spec: FlagSpec, where: string): Parsed
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < argv.length && argv[i + 1] !== '--') value = argv[++i];
-    if (value === undefined || value === '') throw new UsageError(`${where}: --${name} needs a value`);
-    flags[name] = value;
+    if (value === undefined) throw new UsageError(`${where}: --${name} needs a value`);
+    // An empty value (`--changelog "$EMPTY"` in a script) means "not given": the default applies.
+    if (value !== '') flags[name] = value;
   }
   return { flags, positionals };
 }

@@ -107,7 +107,8 @@ const healthy = results.find((r) => r.label === 'healthy collector');
 const ratio = (x, base) => (base ? `${(x / base).toFixed(2)}×` : '–');
 
 console.log(`# The app under collector faults: ${SECONDS} s of autocannon (${CONNECTIONS} connections) per row, GET /work`);
-console.log(`machine: ${machine()}\n`);
+const m = machine();
+console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, load average ${m.loadAverage} at start of table\n`);
 console.log(
   table(
     ['collector', 'req/s', 'vs healthy', 'p50 ms', 'p99 ms', 'p99 vs healthy', 'non-2xx', 'spans exported', 'spans lost (counted)', '"is failing" lines', 'heap after GC', 'heap growth'],

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import { REPO_ROOT, startNode, startSink, closedPort } from './lib/procs.mjs';
+import { makeHelloApp } from './lib/hello-app.mjs';
 
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
@@ -48,7 +49,9 @@ const env = {
     ? { NEW_RELIC_NO_CONFIG_FILE: 'true', NEW_RELIC_LICENSE_KEY: 'b'.repeat(40), NEW_RELIC_APP_NAME: 'sidetrace-bench', NEW_RELIC_HOST: '127.0.0.1', NEW_RELIC_PORT: String(deadPort), NEW_RELIC_LOG_ENABLED: 'false' }
     : {}),
 };
-const nodeArgs = [...preloads[VARIANT], '--cpu-prof', `--cpu-prof-dir=${OUT}`];
+// sidetrace exits on SIGTERM by itself; the others need help for --cpu-prof to write its file.
+const exitOnSigterm = VARIANT === 'sidetrace' ? [] : ['--require', path.join(REPO_ROOT, 'bench', 'lib', 'exit-on-sigterm.cjs')];
+const nodeArgs = [...preloads[VARIANT], ...exitOnSigterm, '--cpu-prof', `--cpu-prof-dir=${OUT}`];
 
 let url;
 let stop;
@@ -71,7 +74,8 @@ if (APP === 'demo') {
   stop = demo.stop;
   requests = [{ path: '/' }, { path: '/users' }, { path: '/users/3' }, { path: '/projects/2' }, { path: '/projects/1/previews' }];
 } else {
-  const app = await startNode({ script: path.join(REPO_ROOT, 'bench', 'apps', 'hello.js'), nodeArgs, env });
+  const hello = makeHelloApp();
+  const app = await startNode({ script: hello.script, cwd: hello.dir, nodeArgs, env });
   url = `${app.url}/hello`;
   stop = () => app.stop(5000);
 }
@@ -88,11 +92,11 @@ console.log(`${VARIANT} on ${APP}: ${(res.requests.total / res.duration).toFixed
 
 const file = fs.readdirSync(OUT).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(OUT, f)).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
 if (!file) throw new Error(`no .cpuprofile in ${OUT} (did the app exit normally?)`);
-summarise(JSON.parse(fs.readFileSync(file, 'utf8')));
+summarise(JSON.parse(fs.readFileSync(file, 'utf8')), res.requests.total);
 console.log(`\nprofile: ${file}`);
 
-/** Self time per node, from the sample timeline. */
-function summarise(profile) {
+/** Self time per node, from the sample timeline; with `requests`, also in µs per request. */
+function summarise(profile, requests) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   for (let i = 0; i < profile.samples.length; i++) {
@@ -120,7 +124,7 @@ function summarise(profile) {
     const key = `${functionName || '(anonymous)'} ${url ? `${url.replace(/^file:\/\//, '').replace(`${REPO_ROOT}/`, '').replace(/.*node_modules\//, '')}:${lineNumber + 1}` : ''}`;
     fns.set(key, (fns.get(key) ?? 0) + t);
   }
-  const pctOf = (t) => `${((100 * t) / busy).toFixed(1).padStart(5)}%`;
+  const pctOf = (t) => `${((100 * t) / busy).toFixed(1).padStart(5)}%${requests ? `  ${(t / requests).toFixed(1).padStart(6)} µs/req` : ''}`;
   console.log(`\nbusy ${(busy / 1e6).toFixed(1)} s of ${(total / 1e6).toFixed(1)} s profiled; self time by package (% of busy):`);
   for (const [b, t] of [...buckets].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${pctOf(t)}  ${b}`);
   console.log(`\nhottest functions (self time, % of busy):`);

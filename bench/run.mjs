@@ -14,6 +14,7 @@
 //     --connections N      autocannon connections (default 50)
 //     --variants a,b       only these variants (bare, sidetrace, sidetrace-off, stock, newrelic)
 //     --preload PATH       the sidetrace preload to measure (default dist/preload.js)
+//     --compare-preload PATH  also measure this sidetrace build (variant "sidetrace-compare"): before/after an optimisation
 //     --json FILE          where to write all samples and medians (default bench/results/latest.json)
 //
 // See BENCHMARKS.md for what each number means.
@@ -23,6 +24,7 @@ import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import { REPO_ROOT, startNode, startSink, closedPort, memoryOf, cpuMsOf, childPidsRunning } from './lib/procs.mjs';
 import { median, fmt, pct, signed, mib, table, machine } from './lib/stats.mjs';
+import { makeHelloApp } from './lib/hello-app.mjs';
 
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
@@ -43,10 +45,12 @@ const OUTAGE_S = Number(flag('--outage-duration', QUICK ? 15 : 60));
 const OUTAGE_REPS = Number(flag('--outage-reps', QUICK ? 1 : 2));
 const CONNECTIONS = Number(flag('--connections', 50));
 const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));
+const COMPARE_PRELOAD = flag('--compare-preload', undefined) && path.resolve(flag('--compare-preload'));
 const JSON_OUT = path.resolve(flag('--json', path.join(REPO_ROOT, 'bench', 'results', 'latest.json')));
 const wantedVariants = flag('--variants', undefined)?.split(',');
 
-const HELLO = path.join(REPO_ROOT, 'bench', 'apps', 'hello.js');
+const HELLO_APP = makeHelloApp();
+const startHello = (nodeArgs, env) => startNode({ script: HELLO_APP.script, cwd: HELLO_APP.dir, nodeArgs, env });
 const STOCK_REGISTER = require.resolve('@opentelemetry/auto-instrumentations-node/register');
 const NEWRELIC = require.resolve('newrelic');
 const DUMMY_LICENSE_KEY = 'bench0000000000000000000000000000000000000'.slice(0, 40);
@@ -64,6 +68,9 @@ function variantsFor({ endpoint, deadPort }) {
   const all = {
     bare: { label: 'bare node', preload: null, env: {} },
     sidetrace: { label: 'sidetrace (default, tracing on)', preload: PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } },
+    ...(COMPARE_PRELOAD
+      ? { 'sidetrace-compare': { label: `sidetrace (${path.relative(REPO_ROOT, COMPARE_PRELOAD)})`, preload: COMPARE_PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } } }
+      : {}),
     'sidetrace-off': { label: 'sidetrace (off: no exporter configured)', preload: PRELOAD, env: {} },
     stock: {
       label: 'stock auto-instrumentations-node/register',
@@ -87,7 +94,8 @@ function variantsFor({ endpoint, deadPort }) {
   return all;
 }
 
-const pick = (names) => names.filter((n) => !wantedVariants || wantedVariants.includes(n));
+const pick = (names) =>
+  names.flatMap((n) => (n === 'sidetrace' && COMPARE_PRELOAD ? [n, 'sidetrace-compare'] : [n])).filter((n) => !wantedVariants || wantedVariants.includes(n));
 const nodeArgs = (v) => (v.preload ? ['--require', v.preload] : []);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -119,7 +127,7 @@ async function benchStartup(ctx) {
   for (let rep = -1; rep < STARTUP_REPS; rep++) {
     for (const name of names) {
       const v = ctx.variants[name];
-      const app = await startNode({ script: HELLO, nodeArgs: nodeArgs(v), env: v.env });
+      const app = await startHello(nodeArgs(v), v.env);
       const { hwmKiB } = memoryOf(app.pid);
       await app.stop(0);
       if (rep >= 0) samples[name].push({ startupMs: app.startupMs, maxRssKiB: app.maxRssKiB, hwmKiB });
@@ -206,7 +214,7 @@ async function benchThroughput(ctx) {
   const names = pick(['bare', 'sidetrace', 'stock', 'newrelic']);
   const samples = await interleaved('throughput', names, async (name) => {
     const v = ctx.variants[name];
-    const app = await startNode({ script: HELLO, nodeArgs: nodeArgs(v), env: v.env });
+    const app = await startHello(nodeArgs(v), v.env);
     try {
       return await measure(ctx, `${app.url}/hello`, app.pid);
     } finally {
@@ -267,7 +275,7 @@ async function benchOutage(ctx) {
   try {
     for (let rep = 0; rep < OUTAGE_REPS; rep++) {
       for (const [name, sc] of Object.entries(scenarios)) {
-        const app = await startNode({ script: HELLO, nodeArgs: ['--require', PRELOAD], env: { OTEL_SERVICE_NAME: 'sidetrace-bench', OTEL_EXPORTER_OTLP_ENDPOINT: sc.endpoint } });
+        const app = await startHello(['--require', PRELOAD], { OTEL_SERVICE_NAME: 'sidetrace-bench', OTEL_EXPORTER_OTLP_ENDPOINT: sc.endpoint });
         const rss = [{ t: 0, rssMiB: mib(memoryOf(app.pid).rssKiB) }];
         const t0 = Date.now();
         const sampler = setInterval(() => rss.push({ t: Math.round((Date.now() - t0) / 1000), rssMiB: mib(memoryOf(app.pid).rssKiB) }), 5000);

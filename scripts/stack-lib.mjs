@@ -270,8 +270,10 @@ class Service {
     for (;;) {
       if (!this.running()) {
         const how = await this.exited;
-        const tail = readTail(this.logFile, 2_000).trim().split('\n').slice(-8).join('\n');
-        throw new Error(`${this.name} exited during startup (${how.error?.message ?? `code ${how.code}, signal ${how.signal}`}); see ${this.logFile}:\n${tail}`);
+        const logLines = readTail(this.logFile, 8_000).trim().split('\n');
+        // The collector and Jaeger end a failed start with one "Error: …" line: that is the reason.
+        const reason = logLines.findLast((l) => l.startsWith('Error: ')) ?? logLines.slice(-8).join('\n');
+        throw new Error(`${this.name} exited during startup (${how.error?.message ?? `code ${how.code}, signal ${how.signal}`}): ${reason} (log: ${this.logFile})`);
       }
       try {
         const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(1_000) });

@@ -120,9 +120,20 @@ class OutageReporter {
   }
 }
 
-/** Counts spans in and out of the exporter so the queue bound can be enforced and reported. */
+/**
+ * Counts spans in and out of the exporter so the queue bound can be enforced
+ * and reported, and hands the exporter one batch at a time. The batch
+ * processor means to export one at a time, but after a failed export it
+ * clears its busy flag while the next export is already running; during an
+ * outage concurrent exports then double every timeout (up to the OTLP
+ * exporter's limit of 30), all against the failing collector. Batches that
+ * wait here are still counted as queued, so the queue bound holds.
+ */
 class CountingExporter implements SpanExporter {
+  /** Spans passed to the inner exporter (not the ones waiting here). */
   handedOut = 0;
+  private busy = false;
+  private readonly waiting: { spans: ReadableSpan[]; done: (result: ExportResult) => void }[] = [];
   constructor(
     private readonly inner: SpanExporter,
     private readonly stats: ExportStats,
@@ -130,8 +141,17 @@ class CountingExporter implements SpanExporter {
   ) {}
 
   export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    if (this.busy) this.waiting.push({ spans, done });
+    else this.send(spans, done);
+  }
+
+  private send(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.busy = true;
     this.handedOut += spans.length;
+    let settled = false;
     const settle = (result: ExportResult) => {
+      if (settled) return; // an exporter that answers twice must not release two batches
+      settled = true;
       if (result.code === ExportResultCode.SUCCESS) {
         this.stats.exported += spans.length;
         this.outage.ok();
@@ -140,6 +160,9 @@ class CountingExporter implements SpanExporter {
         this.outage.lost(spans.length, failureReason(result));
       }
       done(result);
+      this.busy = false;
+      const next = this.waiting.shift();
+      if (next) this.send(next.spans, next.done);
     };
     try {
       this.inner.export(spans, settle);

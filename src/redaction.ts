@@ -80,6 +80,8 @@ export function obfuscateSql(sql: string): string {
 }
 
 export function redactQuery(value: string, secretParams: Set<string>): string {
+  // No userinfo (`@`) and no query (`?`, or `=` in a bare one): nothing to do. Most values, so kept cheap.
+  if (!value.includes('?') && !value.includes('@') && !value.includes('=')) return value;
   // userinfo in absolute URLs
   let out = value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, `$1${REDACTED}:${REDACTED}@`);
   const q = out.indexOf('?');
@@ -105,8 +107,20 @@ export function redactQuery(value: string, secretParams: Set<string>): string {
   return out;
 }
 
+/**
+ * Statements repeat (a parameterised query is the same text every time), so
+ * those with nothing to obfuscate are remembered: the check runs at a span's
+ * start and again at its end. Statements that held literals are never kept.
+ */
+const CLEAN_SQL_CACHE_SIZE = 256;
+const CLEAN_SQL_MAX_LENGTH = 2048;
+
+/** `h` or `H`: a secret header attribute starts with `http.`, so most keys are ruled out by one char. */
+const startsWithH = (key: string) => (key.charCodeAt(0) | 0x20) === 0x68;
+
 export class RedactionProcessor implements SpanProcessor {
   private readonly secretParams: Set<string>;
+  private readonly cleanSql = new Set<string>();
 
   constructor(queryParams: string[]) {
     this.secretParams = new Set(queryParams.map((p) => p.toLowerCase()));
@@ -124,13 +138,17 @@ export class RedactionProcessor implements SpanProcessor {
     }
     for (const key of SQL_ATTRIBUTES) {
       const v = attrs[key];
-      if (typeof v === 'string') {
+      if (typeof v === 'string' && !this.cleanSql.has(v)) {
         const r = obfuscateSql(v);
         if (r !== v) span.setAttribute(key, r);
+        else if (v.length <= CLEAN_SQL_MAX_LENGTH) {
+          if (this.cleanSql.size >= CLEAN_SQL_CACHE_SIZE) this.cleanSql.clear();
+          this.cleanSql.add(v);
+        }
       }
     }
     for (const key of Object.keys(attrs)) {
-      if (SECRET_HEADER.test(key)) span.setAttribute(key, REDACTED);
+      if (startsWithH(key) && SECRET_HEADER.test(key)) span.setAttribute(key, REDACTED);
     }
   }
 

@@ -139,10 +139,16 @@ describe('sidetrace deploy -- <command>', () => {
   it('passes SIGTERM sent to the CLI on to the command, and exits as the command does', async () => {
     const child = script('trap.sh', `trap 'echo got-term; exit 7' TERM\necho ready\nwhile true; do sleep 0.05; done\n`);
     const running = start(NODE, [CLI, 'deploy', '--id', 'fwd-1', '--', 'sh', child], { env: tracingEnv(receiver) });
-    let out = '';
-    await new Promise<void>((resolve) => running.child.stdout!.on('data', (d) => (out += d) && out.includes('ready') && resolve()));
-    running.child.kill('SIGTERM');
-    const r = await running.done;
+    let r;
+    try {
+      let out = '';
+      const ready = new Promise<void>((resolve) => running.child.stdout!.on('data', (d) => (out += d) && out.includes('ready') && resolve()));
+      await Promise.race([ready, running.done.then((early) => assert.fail(`exited before the command was ready: ${early.err}`))]);
+      running.child.kill('SIGTERM');
+      r = await running.done;
+    } finally {
+      running.killAll();
+    }
     assert.equal(r.code, 7);
     assert.match(r.stdout.toString(), /got-term/);
     const span = await deploySpan('fwd-1');

@@ -22,18 +22,28 @@ export interface CliResult {
 export interface CliRun {
   child: ChildProcess;
   done: Promise<CliResult>;
+  /** SIGKILL the process and everything it started (it runs in its own process group). */
+  killAll(): void;
 }
 
 /** Start `cmd args` with exactly `env` (plus PATH/HOME); collect its output as bytes. */
 export function start(cmd: string, args: string[], opts: { env?: Record<string, string | undefined>; input?: Buffer | string; cwd?: string; timeoutMs?: number } = {}): CliRun {
-  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own process group, so that killAll() reaches a grandchild the CLI leaves behind when it dies.
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const killAll = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the whole group is gone already
+    }
+  };
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout!.on('data', (d: Buffer) => out.push(d));
   child.stderr!.on('data', (d: Buffer) => err.push(d));
   const done = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      killAll();
       reject(new Error(`${cmd} ${args.join(' ')} did not finish; stderr: ${Buffer.concat(err).toString()}`));
     }, opts.timeoutMs ?? 30_000);
     child.on('close', (code, signal) => {
@@ -44,7 +54,7 @@ export function start(cmd: string, args: string[], opts: { env?: Record<string, 
   });
   child.stdin!.on('error', () => {}); // a child that does not read stdin closes it early
   child.stdin!.end(opts.input ?? '');
-  return { child, done };
+  return { child, done, killAll };
 }
 
 export function run(cmd: string, args: string[], opts: Parameters<typeof start>[2] = {}): Promise<CliResult> {

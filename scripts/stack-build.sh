@@ -51,6 +51,8 @@ if otelcol_current && jaeger_current; then
   exit 0
 fi
 
+# Go's official install location, for shells whose PATH lacks it.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH="$PATH:/usr/local/go/bin"; fi
 if ! command -v go >/dev/null 2>&1; then
   say "Go is not installed (needed once, to build the collector and Jaeger)."
   say "Install Go 1.26 or newer (the collector v0.161.0 modules require it) from the official Go downloads (tarball into /usr/local/go, add /usr/local/go/bin to PATH), then rerun: npm run stack:build"

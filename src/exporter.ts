@@ -35,8 +35,7 @@ export function createExporter(name: TracesExporterName, config: SidetraceConfig
         return { exporter: withoutRawEnvHeaders(() => new OTLPTraceExporter({ url: endpoint, metadata, timeoutMillis: timeoutMs, compression })), description };
       }
       const pkg = protocol === 'http/json' ? '@opentelemetry/exporter-trace-otlp-http' : '@opentelemetry/exporter-trace-otlp-proto';
-      const { OTLPTraceExporter } = require(pkg);
-      return { exporter: withoutRawEnvHeaders(() => new OTLPTraceExporter(options)), description };
+      return { exporter: new DeferredExporter(() => withoutRawEnvHeaders(() => new (require(pkg).OTLPTraceExporter)(options))), description };
     }
     case 'jaeger': {
       const { JaegerExporter } = require('@opentelemetry/exporter-jaeger');
@@ -59,6 +58,51 @@ export function createExporter(name: TracesExporterName, config: SidetraceConfig
     }
     case 'none':
       return undefined;
+  }
+}
+
+/**
+ * The OTLP/HTTP exporter package takes ~35 ms to load (its serializers pull in
+ * the metrics and logs SDKs), the biggest single piece of start-up. Nothing is
+ * exported before the first batch, so it is loaded off the start-up path: on
+ * the first timer turn after the app's own start-up code, or at the first
+ * export if that comes sooner. A failure to build it fails exports (reported
+ * like any export failure), never the app.
+ */
+class DeferredExporter implements SpanExporter {
+  private real?: SpanExporter;
+
+  constructor(private readonly build: () => SpanExporter) {
+    setTimeout(() => {
+      try {
+        this.load();
+      } catch {
+        // reported by the first export
+      }
+    }, 0).unref();
+  }
+
+  private load(): SpanExporter {
+    return (this.real ??= this.build());
+  }
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    let real: SpanExporter;
+    try {
+      real = this.load();
+    } catch (err) {
+      done({ code: ExportResultCode.FAILED, error: err as Error });
+      return;
+    }
+    real.export(spans, done);
+  }
+
+  shutdown(): Promise<void> {
+    return this.real ? this.real.shutdown() : Promise.resolve();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.real?.forceFlush ? this.real.forceFlush() : Promise.resolve();
   }
 }
 

@@ -18,7 +18,7 @@ import YAML from 'yaml';
 import { COLLECTOR_CONFIG_FILES, COLLECTOR_DIR, COLLECTOR_ENTRYPOINT, ensureBinaries, JAEGER_CONFIG_FILE, type Binaries } from '../scripts/stack-lib.mjs';
 import { DEFAULT_IGNORE_PATHS, DEFAULT_REDACTED_QUERY_PARAMS } from '../src/config';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
-import { jaegerServiceSpans, jaegerTrace, scrape, startStack, sum, waitFor, type Stack } from './helpers/stack';
+import { jaegerServices, jaegerServiceSpans, jaegerTrace, scrape, startStack, sum, waitFor, type Stack } from './helpers/stack';
 
 const LICENSE_KEY = `test${crypto.randomBytes(16).toString('hex')}NRAL`;
 const NR_OFF_LINE = 'sidetrace collector: New Relic export is off';
@@ -197,6 +197,7 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     assert.equal(byName.get('SELECT app.users')!.parentId, server.spanId);
     assert.equal(byName.get('render profile')!.parentId, server.spanId);
     assert.equal(byName.get('GET')!.parentId, byName.get('render profile')!.spanId);
+    assert.ok((await jaegerServices(stack.jaegerUrl)).includes(service), 'Jaeger lists the service');
     for (const s of spans) {
       assert.equal(s.service, service);
       assert.equal(s.resource['service.version'], '3.1.4');
@@ -478,40 +479,43 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     );
   });
 
-  test('collector restarted while New Relic is down: the persistent queue delivers the spans after the restart', async (t) => {
-    const service = uniqueService('restart');
-    const queued = () => scrape(stack.collectorMetricsUrl).then((m) => sum(m, 'otelcol_exporter_queue_size', { exporter: 'otlp_http/newrelic' }));
-    const sendTrace = async (label: string) => {
-      const ids = new Set<string>();
-      let traceId = '';
-      await sendSpans(otlp(stack), resourceOf(service), (tracer) => {
-        const root = tracer.startSpan(`job ${label}`, { kind: SpanKind.INTERNAL });
-        traceId = root.spanContext().traceId;
-        for (let i = 0; i < 4; i++) {
-          const c = child(tracer, root, `${label} step ${i}`, SpanKind.INTERNAL);
-          ids.add(c.spanContext().spanId);
-          c.end();
-        }
-        ids.add(root.spanContext().spanId);
-        root.end();
-      });
-      await inJaeger(traceId, 5);
-      return ids;
-    };
-    newRelic.setMode('down');
-    const before = await sendTrace('before-restart');
-    const bytesQueued = await waitFor(queued, (n) => n > 0, { what: 'the New Relic queue to hold the spans' });
-    await stack.restartCollector();
-    const bytesAfterRestart = await queued();
-    assert.ok(bytesAfterRestart >= bytesQueued, `the queue was restored from disk (${bytesAfterRestart} of ${bytesQueued} bytes)`);
-    const afterRestart = await sendTrace('after-restart');
-    newRelic.setMode('ok');
-    const backAt = Date.now();
-    await atNewRelic(new Set([...before, ...afterRestart]), 90_000);
-    assert.deepEqual(newRelic.violations, []);
-    await waitFor(queued, (n) => n === 0, { what: 'the New Relic queue to drain' });
-    t.diagnostic(`queued ${bytesQueued} bytes before the restart, ${bytesAfterRestart} after; delivered ${Date.now() - backAt} ms after New Relic came back`);
-  });
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    test(`collector ${signal === 'SIGTERM' ? 'restarted' : 'killed (SIGKILL) and restarted'} while New Relic is down: the persistent queue delivers the spans afterwards`, async (t) => {
+      const service = uniqueService(`restart-${signal}`);
+      const queued = () => scrape(stack.collectorMetricsUrl).then((m) => sum(m, 'otelcol_exporter_queue_size', { exporter: 'otlp_http/newrelic' }));
+      const sendTrace = async (label: string) => {
+        const ids = new Set<string>();
+        let traceId = '';
+        await sendSpans(otlp(stack), resourceOf(service), (tracer) => {
+          const root = tracer.startSpan(`job ${label}`, { kind: SpanKind.INTERNAL });
+          traceId = root.spanContext().traceId;
+          for (let i = 0; i < 4; i++) {
+            const c = child(tracer, root, `${label} step ${i}`, SpanKind.INTERNAL);
+            ids.add(c.spanContext().spanId);
+            c.end();
+          }
+          ids.add(root.spanContext().spanId);
+          root.end();
+        });
+        await inJaeger(traceId, 5);
+        return ids;
+      };
+      newRelic.setMode('down');
+      const before = await sendTrace('before-restart');
+      // Once the spans are in the New Relic queue (on disk), stop the collector.
+      const bytesQueued = await waitFor(queued, (n) => n > 0, { what: 'the New Relic queue to hold the spans' });
+      await stack.restartCollector({ signal });
+      const bytesAfterRestart = await queued();
+      assert.ok(bytesAfterRestart >= bytesQueued, `the queue was restored from disk (${bytesAfterRestart} of ${bytesQueued} bytes)`);
+      const afterRestart = await sendTrace('after-restart');
+      newRelic.setMode('ok');
+      const backAt = Date.now();
+      await atNewRelic(new Set([...before, ...afterRestart]), 90_000);
+      assert.deepEqual(newRelic.violations, []);
+      await waitFor(queued, (n) => n === 0, { what: 'the New Relic queue to drain' });
+      t.diagnostic(`${signal}: queued ${bytesQueued} bytes before, ${bytesAfterRestart} after the restart; all delivered ${Date.now() - backAt} ms after New Relic came back`);
+    });
+  }
 
   test('past the persistent queue\'s size, New Relic refuses new spans (counted) while Jaeger still gets them', async (t) => {
     const service = uniqueService('overflow');

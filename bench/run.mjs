@@ -5,7 +5,8 @@
 // so the export cost is really paid. Results: stdout (markdown) and JSON.
 //
 //   npm run build && node bench/run.mjs [options]
-//     --only startup,throughput,routes,outage   sub-benches (default: all)
+//     --only startup,throughput,routes,outage   sub-benches (default: these four)
+//     --only ladder        the cost ladder: the hello-world route with sidetrace's layers added one at a time
 //     --quick                                   fewer repetitions, shorter loads (a smoke run)
 //     --reps N             repetitions of each throughput/routes measurement (default 3; quick 1)
 //     --startup-reps N     repetitions of each startup measurement (default 10; quick 3)
@@ -34,8 +35,10 @@ const flag = (name, fallback) => {
   return i === -1 ? fallback : args[i + 1];
 };
 const QUICK = has('--quick');
-const ALL_BENCHES = ['startup', 'throughput', 'routes', 'outage'];
-const only = flag('--only', ALL_BENCHES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+const DEFAULT_BENCHES = ['startup', 'throughput', 'routes', 'outage'];
+// ladder: where a traced request's cost comes from, one layer at a time (opt-in: --only ladder).
+const ALL_BENCHES = [...DEFAULT_BENCHES, 'ladder'];
+const only = flag('--only', DEFAULT_BENCHES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const b of only) if (!ALL_BENCHES.includes(b)) throw new Error(`--only: unknown sub-bench "${b}" (known: ${ALL_BENCHES.join(', ')})`);
 const REPS = Number(flag('--reps', QUICK ? 1 : 3));
 const STARTUP_REPS = Number(flag('--startup-reps', QUICK ? 3 : 10));
@@ -224,6 +227,52 @@ async function benchThroughput(ctx) {
   return { reps: REPS, durationS: DURATION_S, connections: CONNECTIONS, samples, ...summarise(ctx, names, samples) };
 }
 
+// ---------------------------------------------------------------- cost ladder
+
+/** The hello-world route with sidetrace's layers added one at a time. */
+function ladderVariants(endpoint) {
+  const traced = { OTEL_SERVICE_NAME: 'sidetrace-bench', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint };
+  return {
+    bare: { label: 'bare node', preload: null, env: {} },
+    als: { label: '+ AsyncLocalStorage per request (Node 20 async hooks), nothing else', preload: path.join(REPO_ROOT, 'bench', 'lib', 'als-only.cjs'), env: {} },
+    'http-unsampled': { label: '+ SDK and http instrumentation, nothing sampled', preload: PRELOAD, env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', OTEL_TRACES_SAMPLER: 'always_off' } },
+    'http-unexported': { label: '+ server spans recorded, not exported', preload: PRELOAD, env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', OTEL_TRACES_EXPORTER: 'none', SIDETRACE_ENABLED: 'true' } },
+    http: { label: '+ exported over OTLP (http instrumentation only)', preload: PRELOAD, env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' } },
+    sidetrace: { label: '+ express and undici instrumentations = sidetrace default', preload: PRELOAD, env: traced },
+  };
+}
+
+async function benchLadder(ctx) {
+  const variants = ladderVariants(ctx.sink.url);
+  const names = Object.keys(variants);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const name of names) {
+      const v = variants[name];
+      const app = await startHello(nodeArgs(v), v.env);
+      try {
+        const s = await measure(ctx, `${app.url}/hello`, app.pid);
+        samples[name].push(s);
+        log(`ladder: rep ${rep + 1}/${REPS} ${name}: ${fmt(s.reqPerSec)} req/s, ${fmt(s.cpuUsPerRequest)} CPU µs/req`);
+      } finally {
+        await app.stop(2000);
+      }
+    }
+  }
+  const { summary } = summarise({ variants }, names, samples);
+  let previous;
+  const text = table(
+    ['layer', 'req/s', 'vs bare', 'p99 (ms)', 'app CPU µs/req', 'added by this layer (µs/req)'],
+    names.map((n) => {
+      const s = summary[n];
+      const added = previous === undefined ? '–' : signed(s.cpuUsPerRequest - previous);
+      previous = s.cpuUsPerRequest;
+      return [variants[n].label, fmt(s.reqPerSec), pct(s.ratioToBare), fmt(s.p99), fmt(s.cpuUsPerRequest), added];
+    }),
+  );
+  return { reps: REPS, durationS: DURATION_S, samples, summary, text };
+}
+
 // ---------------------------------------------------------------- realistic routes (the demo app)
 
 /** The demo app's mix: database queries, a Redis cache, and an outgoing call to the preview service. */
@@ -367,6 +416,7 @@ async function main() {
     if (only.includes('throughput')) results.throughput = await benchThroughput(ctx);
     if (only.includes('routes')) results.routes = await benchRoutes(ctx);
     if (only.includes('outage')) results.outage = await benchOutage(ctx);
+    if (only.includes('ladder')) results.ladder = await benchLadder(ctx);
   } finally {
     await sink.stop();
   }
@@ -378,11 +428,12 @@ async function main() {
   if (results.throughput) sections.push(`## Throughput, hello-world route (autocannon ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.throughput.text}`);
   if (results.routes) sections.push(`## Throughput, demo app routes (PostgreSQL, Redis, outgoing HTTP; ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.routes.text}`);
   if (results.outage) sections.push(`## Collector outage (sidetrace, hello-world, ${OUTAGE_S} s of load, median of ${OUTAGE_REPS})\n\n${results.outage.text}`);
+  if (results.ladder) sections.push(`## Cost ladder, hello-world route (${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.ladder.text}`);
   if (results.goals.length) sections.push(`## Goals\n\n${table(['goal', 'result', 'measured'], results.goals.map((g) => [g.name, g.met ? 'met' : 'NOT met', g.detail]))}`);
   console.log(sections.join('\n\n'));
 
   fs.mkdirSync(path.dirname(JSON_OUT), { recursive: true });
-  for (const r of [results.startup, results.throughput, results.routes, results.outage]) if (r) delete r.text;
+  for (const r of [results.startup, results.throughput, results.routes, results.outage, results.ladder]) if (r) delete r.text;
   fs.writeFileSync(JSON_OUT, `${JSON.stringify(results, null, 2)}\n`);
   log(`wrote ${path.relative(process.cwd(), JSON_OUT)}`);
 }

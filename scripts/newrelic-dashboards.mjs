@@ -159,5 +159,7 @@ export async function main(argv = process.argv.slice(2), env = process.env, out 
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  process.exitCode = await main();
+  main().then((code) => {
+    process.exitCode = code;
+  });
 }

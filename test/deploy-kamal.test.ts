@@ -133,6 +133,7 @@ describe('Kamal hooks', () => {
     assert.equal(byName['boot 10.0.0.3'].attributes['kamal.hosts'], '10.0.0.3');
     assert.ok(byName['boot 10.0.0.1,10.0.0.2'].endTimeUnixNano <= byName['boot 10.0.0.3'].startTimeUnixNano, 'boot groups in order');
     assert.equal(byName['build and push'].startTimeUnixNano, deploy.startTimeUnixNano);
+    for (const child of children) assert.equal(child.attributes['deployment.id'], deploy.attributes['deployment.id'], `${child.name} names its deploy`);
     assert.ok(byName['build and push'].endTimeUnixNano <= byName['boot 10.0.0.1,10.0.0.2'].startTimeUnixNano);
     assert.equal(fs.existsSync(path.join(dir, 'sidetrace-deploy-shop-production.json')), false);
   });

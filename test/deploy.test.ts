@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { canonicalRepositoryUrl } from '../src/deploy/git';
 import { PRELOAD } from './helpers/app';
 import { cli, CLI, run, sidetraceLines, start, tempDir, tracingEnv } from './helpers/deploy';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
@@ -350,6 +351,43 @@ describe('the repository URL', () => {
     assert.equal(span.attributes['service.version'], head, 'the version falls back to git HEAD');
     assert.doesNotMatch(JSON.stringify([span.attributes, span.resource]), /s3cr3t/);
     assert.doesNotMatch(r.err, /s3cr3t/);
+  });
+
+  it('every remote form becomes a canonical https URL without credentials', () => {
+    const cases: [string, string | undefined][] = [
+      ['git@github.com:acme/shop.git', 'https://github.com/acme/shop'],
+      ['ssh://git@github.com:2222/acme/shop.git', 'https://github.com/acme/shop'],
+      ['https://x-access-token:ghs_abc@github.com/acme/shop.git?token=t#frag', 'https://github.com/acme/shop'],
+      ['https://github.com/acme/shop/', 'https://github.com/acme/shop'],
+      ['http://user:pw@git.internal:8080/acme/shop.git', 'http://git.internal:8080/acme/shop'],
+      ['/srv/git/shop.git', undefined],
+      ['file:///srv/git/shop.git', undefined],
+    ];
+    for (const [raw, expected] of cases) assert.equal(canonicalRepositoryUrl(raw), expected, raw);
+  });
+});
+
+describe('GitLab CI', () => {
+  it('records the pipeline, revision, project and user from GitLab\'s variables', async () => {
+    const r = await cli(['deploy', '--', 'true'], {
+      env: tracingEnv(receiver, {
+        GITLAB_CI: 'true',
+        CI_PIPELINE_ID: '4242',
+        CI_PIPELINE_URL: 'https://gitlab.example.com/acme/shop/-/pipelines/4242',
+        CI_PIPELINE_NAME: 'release',
+        CI_COMMIT_SHA: 'c'.repeat(40),
+        CI_PROJECT_URL: 'https://gitlab.example.com/acme/shop',
+        GITLAB_USER_LOGIN: 'mallory',
+      }),
+    });
+    assert.equal(r.code, 0, r.err);
+    const span = await deploySpan('4242');
+    assert.equal(span.attributes['cicd.pipeline.run.id'], '4242');
+    assert.equal(span.attributes['cicd.pipeline.run.url.full'], 'https://gitlab.example.com/acme/shop/-/pipelines/4242');
+    assert.equal(span.attributes['cicd.pipeline.name'], 'release');
+    assert.equal(span.attributes['vcs.ref.head.revision'], 'c'.repeat(40));
+    assert.equal(span.attributes['vcs.repository.url.full'], 'https://gitlab.example.com/acme/shop');
+    assert.equal(span.attributes['user.name'], 'mallory');
   });
 });
 

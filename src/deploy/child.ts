@@ -2,7 +2,7 @@
 // and stderr are the CLI's own file descriptors (nothing is read, copied or
 // buffered), signals sent to the CLI are passed on, and the exit status comes
 // back the way a shell reports it (a signal N becomes 128+N).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { isatty } from 'node:tty';
 
@@ -29,9 +29,13 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 
 export function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<ChildOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env });
     const fromTerminal = isatty(0);
     const forwarded = fromTerminal ? ALWAYS_FORWARDED : [...ALWAYS_FORWARDED, ...TERMINAL_SIGNALS];
+    // The handlers go in before the child starts: a signal sent the moment the
+    // child is up (it may already be talking) must not find the CLI with the
+    // default action, which would kill it and orphan the child. They run on
+    // the event loop, so never before this block has assigned `child`.
+    let child: ChildProcess;
     const forward = (signal: NodeJS.Signals) => {
       try {
         child.kill(signal);
@@ -44,11 +48,15 @@ export function runCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<Chil
     const ignore = () => {};
     for (const s of forwarded) process.on(s, forward);
     if (fromTerminal) for (const s of TERMINAL_SIGNALS) process.on(s, ignore);
+    let settled = false;
     const done = (outcome: ChildOutcome) => {
+      if (settled) return;
+      settled = true;
       for (const s of forwarded) process.removeListener(s, forward);
       if (fromTerminal) for (const s of TERMINAL_SIGNALS) process.removeListener(s, ignore);
       resolve(outcome);
     };
+    child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env });
     child.once('error', (err: NodeJS.ErrnoException) => {
       // spawn failed (the command does not exist, or is not executable): the shell's 127 and 126.
       const exitCode = err.code === 'ENOENT' ? 127 : 126;

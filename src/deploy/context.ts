@@ -2,11 +2,11 @@
 // object: the trace it continues (TRACEPARENT), the carrier file, the Kamal
 // hook variables, CI variables (GitHub Actions, GitLab CI) and the New Relic
 // change-tracking settings. Tracing's own settings (exporter, service name,
-// resource) stay in ../config.ts.
+// resource) stay in ../config.ts. KAMAL_RECORDED_AT is not read: it has
+// one-second resolution, and the CLI's own clock marks the same moment.
 export type Env = Record<string, string | undefined>;
 
 export interface KamalVars {
-  recordedAt?: string;
   performer?: string;
   version?: string;
   service?: string;
@@ -130,7 +130,6 @@ export function readDeployEnv(env: Env = process.env): DeployEnv {
     carrierPath: value(env, 'SIDETRACE_DEPLOY_CARRIER'),
     timeoutSeconds,
     kamal: {
-      recordedAt: value(env, 'KAMAL_RECORDED_AT'),
       performer: value(env, 'KAMAL_PERFORMER'),
       version: value(env, 'KAMAL_VERSION'),
       service: value(env, 'KAMAL_SERVICE'),

@@ -235,7 +235,7 @@ export async function closeDeploy(file: string, status: Status): Promise<number>
         // What ran before pre-deploy: known only as a time range.
         const before = tracer.startSpan(
           'build and push',
-          { kind: SpanKind.INTERNAL, startTime: hrTimeOf(startUnixNano), attributes: { 'sidetrace.deploy.inferred': true } },
+          { kind: SpanKind.INTERNAL, startTime: hrTimeOf(startUnixNano), attributes: { 'deployment.id': rec.attributes['deployment.id'], 'sidetrace.deploy.inferred': true } },
           contextOf(rec.traceparent),
         );
         before.end(hrTimeOf(rec.startTimeUnixNano));

@@ -96,6 +96,8 @@ export interface SidetraceConfig {
   /** Where the deploy and version facts come from (resource defaults). */
   deploy: { version?: string; environment?: string };
   nodeEnv?: string;
+  /** TRACEPARENT/TRACESTATE handed down by a parent process (e.g. `sidetrace deploy`): the parent of this process's root work. */
+  inheritedParent?: InheritedParent;
   /** SIDETRACE_AGENT=newrelic: what sidetrace checks before loading the agent (the agent reads its own settings). */
   newRelic: NewRelicConfig;
   /** What `sidetrace doctor` checks besides the exporters. */
@@ -118,6 +120,13 @@ export interface NewRelicConfig {
   configFileDirs: string[];
   /** NEW_RELIC_CONFIG_FILENAME: a file name the agent tries before newrelic.js. */
   configFileName?: string;
+}
+
+export interface InheritedParent {
+  traceId: string;
+  spanId: string;
+  traceFlags: number;
+  traceState?: string;
 }
 
 export interface ConfigProblem {
@@ -582,6 +591,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
       environment: r.raw('KAMAL_DESTINATION'),
     },
     nodeEnv: r.raw('NODE_ENV'),
+    inheritedParent: readInheritedParent(r),
     newRelic: readNewRelic(r, explicitEnabled),
     doctor: {
       collectorHealthUrl: collectorHealthUrl(r, exporters.includes('otlp') ? otlp.endpoint : undefined),
@@ -589,6 +599,18 @@ export function readConfig(env: Env = process.env): ConfigResult {
     },
   };
   return { config, problems: r.problems };
+}
+
+/** A version-00 W3C traceparent in TRACEPARENT (the environment-variable carrier), with TRACESTATE. */
+function readInheritedParent(r: Reader): InheritedParent | undefined {
+  const v = r.raw('TRACEPARENT');
+  if (v === undefined) return undefined;
+  const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(v.toLowerCase());
+  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) {
+    r.problem('TRACEPARENT', v, 'is not a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)', 'root spans start new traces');
+    return undefined;
+  }
+  return { traceId: m[1], spanId: m[2], traceFlags: parseInt(m[3], 16), traceState: r.raw('TRACESTATE') };
 }
 
 /** The collector's health_check extension: SIDETRACE_COLLECTOR_HEALTH_URL, `none` for no check, else port 13133 on the OTLP endpoint's host. */

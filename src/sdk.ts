@@ -4,7 +4,9 @@
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { SidetraceConfig } from './config';
+import { createContextManager } from './context';
 import { createExporter, ExportPipeline, type ExportStats } from './exporter';
+import { idGenerator } from './id-generator';
 import { createInstrumentations } from './instrumentations';
 import { log } from './logging';
 import { NoiseFilterProcessor } from './noise';
@@ -37,10 +39,11 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, ins
     resource: buildResource(config, identity),
     sampler: createSampler(config),
     spanLimits: config.spanLimits,
+    idGenerator,
     spanProcessors: processors,
     forceFlushTimeoutMillis: config.shutdownTimeoutMs,
   });
-  provider.register({ propagator: createPropagator(config) });
+  provider.register({ propagator: createPropagator(config), contextManager: createContextManager(config.inheritedParent) });
 
   const instrumentations = createInstrumentations(instrumentationNames, config, (line) => log.warn(line));
   const unregister = registerInstrumentations({ instrumentations, tracerProvider: provider });

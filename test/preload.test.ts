@@ -190,6 +190,36 @@ describe('preload', () => {
   });
 });
 
+describe('TRACEPARENT in the environment', () => {
+  const parent = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
+
+  it("parents the process's root work to the trace it was started in (e.g. by sidetrace deploy)", async () => {
+    const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'inherits', TRACEPARENT: parent }, waitListening: false });
+    apps.push(a);
+    await a.exited;
+    const [span] = await rx.waitForSpans((s) => s.name === 'short.work' && s.resource['service.name'] === 'inherits');
+    assert.equal(span.traceId, 'ab'.repeat(16));
+    assert.equal(span.parentSpanId, 'cd'.repeat(8));
+  });
+
+  it('leaves incoming requests their own traces', async () => {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'inherits-server', TRACEPARENT: parent });
+    await get(`${a.url}/hello`);
+    const [span] = await rx.waitForSpans(serverSpan('/hello', 'inherits-server'));
+    assert.notEqual(span.traceId, 'ab'.repeat(16));
+    assert.equal(span.parentSpanId, '');
+  });
+
+  it('a malformed TRACEPARENT gets one line and is ignored', async () => {
+    const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'bad-parent', TRACEPARENT: 'not-a-traceparent' }, waitListening: false });
+    apps.push(a);
+    await a.exited;
+    assert.match(a.stderr(), /TRACEPARENT="not-a-traceparent" is not a W3C traceparent .*; root spans start new traces/);
+    const [span] = await rx.waitForSpans((s) => s.name === 'short.work' && s.resource['service.name'] === 'bad-parent');
+    assert.equal(span.parentSpanId, '');
+  });
+});
+
 describe('shutdown', () => {
   it('exits on SIGTERM within the bound when the collector is unreachable', async () => {
     const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', SIDETRACE_SHUTDOWN_TIMEOUT_MS: '500' });

@@ -1,0 +1,57 @@
+// The tracer provider's IdGenerator (an SDK seam): random ids, except when a
+// caller has chosen the ids of the next span to start. A carrier-file span
+// (opened in one process, emitted by another) and a GitHub Actions deploy
+// (trace id derived from the run) need that.
+import { randomBytes } from 'node:crypto';
+import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
+
+export interface ChosenIds {
+  /** Only for a root span: a child takes its parent's trace id. */
+  traceId?: string;
+  spanId?: string;
+}
+
+const INVALID_SPAN_ID = '0000000000000000';
+const INVALID_TRACE_ID = '00000000000000000000000000000000';
+
+function randomHex(bytes: number, invalid: string): string {
+  for (;;) {
+    const id = randomBytes(bytes).toString('hex');
+    if (id !== invalid) return id;
+  }
+}
+
+export class ChoosableIdGenerator implements IdGenerator {
+  private chosen: ChosenIds | undefined;
+
+  generateTraceId(): string {
+    const id = this.chosen?.traceId;
+    if (id) {
+      this.chosen = { ...this.chosen, traceId: undefined };
+      return id;
+    }
+    return randomHex(16, INVALID_TRACE_ID);
+  }
+
+  generateSpanId(): string {
+    const id = this.chosen?.spanId;
+    if (id) {
+      this.chosen = { ...this.chosen, spanId: undefined };
+      return id;
+    }
+    return randomHex(8, INVALID_SPAN_ID);
+  }
+
+  /** Run `start` (one synchronous startSpan) with these ids handed out first. */
+  withIds<T>(ids: ChosenIds, start: () => T): T {
+    this.chosen = ids;
+    try {
+      return start();
+    } finally {
+      this.chosen = undefined;
+    }
+  }
+}
+
+/** The generator sidetrace's tracer provider uses (src/sdk.ts). */
+export const idGenerator = new ChoosableIdGenerator();

@@ -4,7 +4,7 @@
 // (dist/) marked. The .cpuprofile is kept for Chrome DevTools / speedscope.
 //
 //   npm run build && node bench/profile.mjs [--variant sidetrace|stock|bare|newrelic] [--app hello|demo]
-//                                           [--duration 15] [--preload PATH] [--top 40] [--out DIR]
+//                                           [--duration 15] [--preload PATH] [--top 40] [--out DIR] [--env K=V,K=V]
 //   node bench/profile.mjs --summarise FILE.cpuprofile     (only print the summary of a saved profile)
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,8 +25,10 @@ const APP = flag('--app', 'hello');
 const DURATION_S = Number(flag('--duration', 15));
 const TOP = Number(flag('--top', 40));
 const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));
+const EXTRA_ENV = Object.fromEntries((flag('--env', '') || '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const OUT = path.resolve(flag('--out', fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-prof-'))));
 
+fs.mkdirSync(OUT, { recursive: true });
 const SAVED = flag('--summarise', undefined);
 if (SAVED) {
   summarise(JSON.parse(fs.readFileSync(SAVED, 'utf8')));
@@ -48,6 +50,7 @@ const env = {
   ...(VARIANT === 'newrelic'
     ? { NEW_RELIC_NO_CONFIG_FILE: 'true', NEW_RELIC_LICENSE_KEY: 'b'.repeat(40), NEW_RELIC_APP_NAME: 'sidetrace-bench', NEW_RELIC_HOST: '127.0.0.1', NEW_RELIC_PORT: String(deadPort), NEW_RELIC_LOG_ENABLED: 'false' }
     : {}),
+  ...EXTRA_ENV,
 };
 // sidetrace exits on SIGTERM by itself; the others need help for --cpu-prof to write its file.
 const exitOnSigterm = VARIANT === 'sidetrace' ? [] : ['--require', path.join(REPO_ROOT, 'bench', 'lib', 'exit-on-sigterm.cjs')];
@@ -60,15 +63,14 @@ let requests;
 if (APP === 'demo') {
   const { startServices } = await import('../scripts/services-lib.mjs');
   services = await startServices({ postgres: true, redis: true });
-  // The demo app gets --cpu-prof through NODE_OPTIONS, the preload through startDemoApp.
+  // The demo's launcher takes one preload: a wrapper that loads the real one and profiles the app.
   const { startDemoApp } = await import('../scripts/demo-lib.mjs');
-  const preload = preloads[VARIANT][1] ?? null;
   const demo = await startDemoApp({
     databaseUrl: services.databaseUrl,
     redisUrl: services.redisUrl,
-    preload,
-    env,
-    appEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${OUT}` },
+    preload: path.join(REPO_ROOT, 'bench', 'lib', 'profiling-preload.cjs'),
+    env: { ...env, BENCH_INNER_PRELOAD: preloads[VARIANT][1] ?? '' },
+    appEnv: { BENCH_PROFILE_DIR: OUT },
   });
   url = demo.appUrl;
   stop = demo.stop;

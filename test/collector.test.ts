@@ -583,7 +583,9 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       const sampler = setInterval(() => {
         scrape(small.collectorMetricsUrl).then((m) => (peakRss = Math.max(peakRss, sum(m, 'otelcol_process_memory_rss'))), () => {});
       }, 250);
-      await load(8_000, 40); // 10×: 20,000 spans/s for 8 s
+      // 10×: 20,000 spans/s, in 2 s rounds until the limiter has refused some (at most 20 s): how soon memory
+      // crosses the limit depends on how fast this machine decodes and exports, not on the collector's config.
+      for (let round = 0; round < 10 && (statuses.get('503') ?? 0) === 0; round++) await load(2_000, 40);
       clearInterval(sampler);
 
       assert.ok(small.collectorRunning(), `the collector survived the burst:\n${small.collectorLog().slice(-2_000)}`);
@@ -608,7 +610,7 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       });
       await waitFor(() => jaegerTrace(small.jaegerUrl, sentinel), (spans) => spans.length === 1, { what: 'a span sent after the burst in Jaeger', timeoutMs: 30_000 });
       t.diagnostic(
-        `steady 3 s at 2,000 spans/s: ${JSON.stringify([...steady])}; burst 8 s at 20,000 spans/s: ${ok - (steady.get('200') ?? 0)} requests accepted, ${refused - (steady.get('503') ?? 0)} refused (503); ` +
+        `steady 3 s at 2,000 spans/s: ${JSON.stringify([...steady])}; burst at 20,000 spans/s: ${ok - (steady.get('200') ?? 0)} requests accepted, ${refused - (steady.get('503') ?? 0)} refused (503); ` +
           `collector metrics: accepted ${sum(metrics, 'otelcol_receiver_accepted_spans')} spans, refused ${sum(metrics, 'otelcol_receiver_refused_spans')}, ` +
           `memory_limiter refused ${sum(metrics, 'otelcol_processor_memory_limiter_refused_spans')} (all pipelines); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB with limit_mib 64`,
       );

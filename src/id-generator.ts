@@ -2,7 +2,7 @@
 // caller has chosen the ids of the next span to start. A carrier-file span
 // (opened in one process, emitted by another) and a GitHub Actions deploy
 // (trace id derived from the run) need that.
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { IdGenerator } from '@opentelemetry/sdk-trace-base';
 
 export interface ChosenIds {
@@ -14,9 +14,18 @@ export interface ChosenIds {
 const INVALID_SPAN_ID = '0000000000000000';
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
 
+// Ids come from a pool of random bytes refilled in bulk: one randomBytes() call
+// per id cost ~2.7 µs, a slice of the pool ~0.1 µs (bench/micro.mjs).
+const POOL = Buffer.allocUnsafe(4096);
+let used = POOL.length;
+
 function randomHex(bytes: number, invalid: string): string {
   for (;;) {
-    const id = randomBytes(bytes).toString('hex');
+    if (used + bytes > POOL.length) {
+      randomFillSync(POOL);
+      used = 0;
+    }
+    const id = POOL.toString('hex', used, (used += bytes));
     if (id !== invalid) return id;
   }
 }

@@ -4,14 +4,6 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { start, ConfigError } = require('./start.js') as typeof import('./start.js');
+const { startFromPreload } = require('./start.js') as typeof import('./start.js');
 
-try {
-  start({ esm: true });
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
-  }
-  process.stderr.write(`sidetrace: could not start tracing (${(err as Error)?.message ?? err}); the app runs untraced\n`);
-}
+startFromPreload({ esm: true });

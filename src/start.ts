@@ -130,3 +130,21 @@ export async function shutdown(): Promise<void> {
     if (outcome === 'timeout') log.warn(`shutdown did not finish within ${timeoutMs} ms; some spans may be lost`);
   }
 }
+
+/**
+ * What the preload and the register hook run: start, and never let telemetry
+ * stop the app — anything unexpected becomes one line and the app runs
+ * untraced, except a config error under SIDETRACE_STRICT=true, which is meant
+ * to stop it (exit 78, EX_CONFIG).
+ */
+export function startFromPreload(options: StartOptions = {}): void {
+  try {
+    start(options);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    process.stderr.write(`sidetrace: could not start tracing (${(err as Error)?.message ?? err}); the app runs untraced\n`);
+  }
+}

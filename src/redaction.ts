@@ -5,12 +5,17 @@
 // - headers: authorization, cookie and friends are replaced, whoever captured them.
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SECRET_HEADERS } from './instrumentations';
 
 export const REDACTED = 'REDACTED';
 
 const URL_ATTRIBUTES = ['url.full', 'http.url', 'http.target', 'url.query', 'messaging.url'];
 const SQL_ATTRIBUTES = ['db.statement', 'db.query.text'];
-const SECRET_HEADER = /^(?:http\.(?:request|response)\.header\.)(?:authorization|proxy[-_]authorization|cookie|set[-_]cookie|x[-_]api[-_]key|api[-_]key|x[-_]auth[-_]token)$/i;
+/** `http.request.header.<name>` / `http.response.header.<name>` for every secret header, `-` or `_` in the name. */
+const SECRET_HEADER = new RegExp(
+  `^http\\.(?:request|response)\\.header\\.(?:${SECRET_HEADERS.map((h) => h.replace(/-/g, '[-_]')).join('|')})$`,
+  'i',
+);
 
 /** Numbers that are not part of a name or a `$1` placeholder: decimal, `.5`, exponent, hex. */
 const SQL_NUMBER = /(?<![\w$.])-?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)(?![\w$])/g;

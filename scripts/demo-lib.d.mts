@@ -19,3 +19,4 @@ export interface DemoApp {
   stop(): Promise<void>;
 }
 export function startDemoApp(options: StartDemoAppOptions): Promise<DemoApp>;
+export function stopOnSignals(say: (line: string) => void): AbortController;

@@ -113,3 +113,20 @@ async function stopChild({ child, exited }) {
   await exited;
   clearTimeout(timer);
 }
+
+/**
+ * An AbortController aborted by the first SIGINT/SIGTERM/SIGHUP (stop cleanly);
+ * a second signal exits at once ('exit' hooks kill the children).
+ * @param {(line: string) => void} say
+ */
+export function stopOnSignals(say) {
+  const stopRequested = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      if (!stopRequested.signal.aborted) return stopRequested.abort();
+      say('second signal: killing everything now');
+      process.exit(130);
+    });
+  }
+  return stopRequested;
+}

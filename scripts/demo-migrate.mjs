@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopOnSignals } from './demo-lib.mjs';
 import { startServices } from './services-lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -101,14 +102,7 @@ async function main() {
     console.error('demo:migrate: dist/preload.js is missing: run `npm run build` first');
     process.exit(1);
   }
-  const stopRequested = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(signal, () => {
-      if (!stopRequested.signal.aborted) return stopRequested.abort();
-      say('second signal: killing everything now');
-      process.exit(130); // 'exit' hooks kill the children
-    });
-  }
+  const stopRequested = stopOnSignals(say);
   const cleanups = []; // run in reverse order of start
   let exitCode = 0;
   try {

@@ -5,7 +5,7 @@
 // until Ctrl-C / SIGTERM (or DEMO_DURATION_MS), when everything stops in order:
 // traffic, app (flushes its spans), collector + Jaeger, databases.
 import net from 'node:net';
-import { startDemoApp } from './demo-lib.mjs';
+import { startDemoApp, stopOnSignals } from './demo-lib.mjs';
 import { runTraffic } from './demo-traffic.mjs';
 import { startServices } from './services-lib.mjs';
 import { startStack } from './stack-lib.mjs';
@@ -39,14 +39,7 @@ async function appPort() {
 
 async function main() {
   const durationMs = durationFromEnv();
-  const stopRequested = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(signal, () => {
-      if (!stopRequested.signal.aborted) return stopRequested.abort();
-      say('second signal: killing everything now');
-      process.exit(130); // 'exit' hooks kill the children
-    });
-  }
+  const stopRequested = stopOnSignals(say);
   const checkpoint = () => {
     if (stopRequested.signal.aborted) throw new Error('stopped during startup');
   };

@@ -3,31 +3,17 @@
 // continue the run from the job's carrier. Spans as a real OTLP receiver
 // decodes them.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RedisCheckpointStore } from '../src/index';
-import { finished, startFixture, type FixtureProcess } from './helpers/migration-fixtures';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
+import { finished, useMigrationFixtures, type FixtureProcess } from './helpers/migration-fixtures';
+import type { ReceivedSpan } from './helpers/otlp-receiver';
 import { useServices } from './helpers/services';
 
 const services = useServices({ postgres: false, redis: true });
-let rx: OtlpReceiver;
-const started: FixtureProcess[] = [];
-
-before(async () => {
-  rx = await startOtlpReceiver();
-});
-after(async () => {
-  await Promise.all(started.map((p) => p.stop()));
-  await rx.close();
-});
-
-async function fixture(script: string, env: Record<string, string | undefined>): Promise<FixtureProcess> {
-  const p = await startFixture(script, { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, REDIS_URL: services.redisUrl, ...env });
-  started.push(p);
-  return p;
-}
+const fixtures = useMigrationFixtures(() => ({ REDIS_URL: services.redisUrl }));
+const { fixture } = fixtures;
 
 /** SIGTERM: the preload flushes, then the worker exits. */
 async function stopWorker(p: FixtureProcess): Promise<void> {
@@ -51,8 +37,8 @@ test('producer and worker processes: every batch is its own trace, linked to the
   ]);
   await stopWorker(worker);
 
-  const [run] = await rx.waitForSpans(named('migration.run backfill-previews', runId));
-  const batches = await rx.waitForSpans(named('migration.batch backfill-previews', runId), { count: 10 });
+  const [run] = await fixtures.rx.waitForSpans(named('migration.run backfill-previews', runId));
+  const batches = await fixtures.rx.waitForSpans(named('migration.batch backfill-previews', runId), { count: 10 });
   assert.notEqual(run.resource['process.pid'], batches[0].resource['process.pid'], 'run and batches come from different processes');
   assert.equal(new Set(batches.map((b) => b.traceId)).size, 10);
   for (const b of batches) {
@@ -72,14 +58,14 @@ test('producer and worker processes: every batch is its own trace, linked to the
   const progressDone = batches.map((b) => b.attributes['migration.progress.done'] as number).sort((a, b) => a - b);
   assert.deepEqual(progressDone, [10, 20, 30, 40, 50, 60, 70, 80, 90, 95], 'progress from the shared checkpoint, batch after batch');
 
-  const [send] = await rx.waitForSpans((s) => s.name === `send ${queue}`);
+  const [send] = await fixtures.rx.waitForSpans((s) => s.name === `send ${queue}`);
   assert.equal(send.kind, 4, 'PRODUCER');
   assert.equal(send.attributes['messaging.batch.message_count'], 10);
   assert.equal(send.attributes['messaging.system'], 'bullmq');
   assert.deepEqual([send.links[0].traceId, send.links[0].spanId], [run.traceId, run.spanId]);
 
   // Progress markers come from the worker (every 3 committed batches of the run), linked to the run span.
-  const progress = await rx.waitForSpans(named('migration.run.progress', runId), { count: 3 });
+  const progress = await fixtures.rx.waitForSpans(named('migration.run.progress', runId), { count: 3 });
   assert.deepEqual(progress.map((m) => m.attributes['migration.run.batches.committed']).sort(), [3, 6, 9]);
   for (const m of progress) assert.deepEqual([m.links[0].traceId, m.links[0].spanId], [run.traceId, run.spanId]);
   assert.equal(run.attributes['migration.run.status'], 'succeeded');
@@ -115,8 +101,8 @@ test('a worker killed with SIGKILL mid-run: a restarted worker continues, commit
     assert.deepEqual(second.lines().find((l) => l.event === 'batch' && l.index === 3), { event: 'batch', index: 3, outcome: 'already_committed' });
     assert.deepEqual(await store.counters(runId), { processed: 72, skipped: 0, failed: 8, batches: 8 }, 'every record counted once');
 
-    const [run] = await rx.waitForSpans(named('migration.run backfill-previews', runId));
-    const spans = await rx.waitForSpans(named('migration.batch backfill-previews', runId), { count: 9 });
+    const [run] = await fixtures.rx.waitForSpans(named('migration.run backfill-previews', runId));
+    const spans = await fixtures.rx.waitForSpans(named('migration.batch backfill-previews', runId), { count: 9 });
     const committed = spans.filter((s) => s.attributes['migration.batch.outcome'] === 'committed');
     assert.deepEqual(committed.map((s) => s.attributes['migration.batch.index']).sort(), [0, 1, 2, 3, 4, 5, 6, 7], 'each batch committed once');
     const again = spans.filter((s) => s.attributes['migration.batch.outcome'] === 'already_committed');

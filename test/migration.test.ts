@@ -2,43 +2,29 @@
 // child processes under the real preload, spans as a real OTLP receiver
 // decodes them, checkpoints in a real Redis.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Redis } from 'ioredis';
 import { continueMigration, MemoryCheckpointStore, migrationWorker, RedisCheckpointStore, startMigration } from '../src/index';
-import { finished, startFixture, type FixtureProcess } from './helpers/migration-fixtures';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
+import { finished, useMigrationFixtures } from './helpers/migration-fixtures';
+import { startOtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { useServices } from './helpers/services';
 
 const services = useServices({ postgres: false, redis: true });
-let rx: OtlpReceiver;
-const started: FixtureProcess[] = [];
-
-before(async () => {
-  rx = await startOtlpReceiver();
-});
-after(async () => {
-  await Promise.all(started.map((p) => p.stop()));
-  await rx.close();
-});
-
-async function fixture(script: string, env: Record<string, string | undefined>): Promise<FixtureProcess> {
-  const p = await startFixture(script, { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, ...env });
-  started.push(p);
-  return p;
-}
+const fixtures = useMigrationFixtures();
+const { fixture } = fixtures;
 
 const ofRun = (runId: string) => (s: ReceivedSpan) => s.attributes['migration.run_id'] === runId;
 const named = (name: string, runId: string) => (s: ReceivedSpan) => s.name === name && s.attributes['migration.run_id'] === runId;
 
 /** The run span, its batch spans and its markers, once the expected numbers have arrived. */
 async function spansOf(runId: string, batches: number, markers: { start: number; progress: number; end: number }) {
-  const [run] = await rx.waitForSpans(named('migration.run backfill-previews', runId));
-  const batch = await rx.waitForSpans(named('migration.batch backfill-previews', runId), { count: batches });
-  const start = await rx.waitForSpans(named('migration.run.start', runId), { count: markers.start });
-  const progress = markers.progress ? await rx.waitForSpans(named('migration.run.progress', runId), { count: markers.progress }) : [];
-  const end = await rx.waitForSpans(named('migration.run.end', runId), { count: markers.end });
+  const [run] = await fixtures.rx.waitForSpans(named('migration.run backfill-previews', runId));
+  const batch = await fixtures.rx.waitForSpans(named('migration.batch backfill-previews', runId), { count: batches });
+  const start = await fixtures.rx.waitForSpans(named('migration.run.start', runId), { count: markers.start });
+  const progress = markers.progress ? await fixtures.rx.waitForSpans(named('migration.run.progress', runId), { count: markers.progress }) : [];
+  const end = await fixtures.rx.waitForSpans(named('migration.run.end', runId), { count: markers.end });
   return { run, batch: batch.sort((a, b) => Number(a.attributes['migration.batch.index']) - Number(b.attributes['migration.batch.index'])), start, progress, end };
 }
 
@@ -163,7 +149,7 @@ test('a migration killed with SIGKILL mid-run resumes from the Redis checkpoint 
   const first = await fixture('inline.js', { ...env, DELAY_MS: '150' });
   await first.waitForLine((l) => l.event === 'done' && l.index === 2);
   // Let the exporter (100 ms schedule) send what ended so far, as it would in a long run.
-  await rx.waitForSpans((s) => s.name === 'migration.batch backfill-previews' && s.attributes['migration.run_id'] === runId, { count: 3 });
+  await fixtures.rx.waitForSpans((s) => s.name === 'migration.batch backfill-previews' && s.attributes['migration.run_id'] === runId, { count: 3 });
   first.child.kill('SIGKILL');
   assert.equal((await first.exited).signal, 'SIGKILL');
   const reportedDone = first.lines().filter((l) => l.event === 'done').map((l) => l.index as number);
@@ -202,9 +188,9 @@ test('a migration killed with SIGKILL mid-run resumes from the Redis checkpoint 
 
     // What the backend shows: the first attempt's markers and batches, an
     // 'interrupted' end for it, and the second attempt linked to the first.
-    const [start1] = await rx.waitForSpans((s) => named('migration.run.start', runId)(s) && s.attributes['migration.run.attempt'] === 1);
-    const [run2] = await rx.waitForSpans(named('migration.run backfill-previews', runId));
-    const [start2] = await rx.waitForSpans((s) => named('migration.run.start', runId)(s) && s.attributes['migration.run.attempt'] === 2);
+    const [start1] = await fixtures.rx.waitForSpans((s) => named('migration.run.start', runId)(s) && s.attributes['migration.run.attempt'] === 1);
+    const [run2] = await fixtures.rx.waitForSpans(named('migration.run backfill-previews', runId));
+    const [start2] = await fixtures.rx.waitForSpans((s) => named('migration.run.start', runId)(s) && s.attributes['migration.run.attempt'] === 2);
     const run1Link = start1.links[0];
     assert.equal(run2.attributes['migration.run.attempt'], 2);
     assert.equal(run2.attributes['migration.run.resumed'], true);
@@ -215,18 +201,18 @@ test('a migration killed with SIGKILL mid-run resumes from the Redis checkpoint 
     );
     assert.equal(start2.attributes['migration.run.resume_cursor'], committedFirst.length * 10);
     assert.equal(start2.attributes['migration.run.batches.committed'], committedFirst.length);
-    const [interrupted] = await rx.waitForSpans((s) => named('migration.run.end', runId)(s) && s.attributes['migration.run.status'] === 'interrupted');
+    const [interrupted] = await fixtures.rx.waitForSpans((s) => named('migration.run.end', runId)(s) && s.attributes['migration.run.status'] === 'interrupted');
     assert.equal(interrupted.attributes['migration.run.attempt'], 1);
     assert.deepEqual([interrupted.links[0].traceId, interrupted.links[0].spanId], [run1Link.traceId, run1Link.spanId]);
 
-    const committedSpans = rx.spans.filter((s) => named('migration.batch backfill-previews', runId)(s) && s.attributes['migration.batch.outcome'] === 'committed');
+    const committedSpans = fixtures.rx.spans.filter((s) => named('migration.batch backfill-previews', runId)(s) && s.attributes['migration.batch.outcome'] === 'committed');
     const indexes = committedSpans.map((s) => s.attributes['migration.batch.index'] as number).sort((a, b) => a - b);
     assert.deepEqual(indexes, [...Array(10).keys()], 'each batch committed exactly once across both attempts');
     for (const s of committedSpans) {
       const attempt = s.attributes['migration.run.attempt'];
       assert.equal(attempt, committedFirst.includes(s.attributes['migration.batch.index'] as number) ? 1 : 2);
     }
-    assert.equal(rx.spans.filter(ofRun(runId)).filter((s) => s.name === 'migration.run backfill-previews').length, 1, 'the killed attempt never exported its run span');
+    assert.equal(fixtures.rx.spans.filter(ofRun(runId)).filter((s) => s.name === 'migration.run backfill-previews').length, 1, 'the killed attempt never exported its run span');
   } finally {
     await redis.quit();
   }

@@ -2,7 +2,9 @@
 // processes under the preload, exporting to a test's OTLP receiver, and
 // follows the JSON lines they print.
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { FIXTURES, startApp, type RunningApp } from './app';
+import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver';
 
 export const MIGRATION_FIXTURES = path.join(FIXTURES, 'migration');
 
@@ -52,4 +54,31 @@ export async function finished(p: FixtureProcess, timeoutMs = 60_000): Promise<{
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * One OTLP receiver for a test file and a `fixture()` that starts migration
+ * fixtures exporting to it (plus `env()`'s variables); everything is stopped in `after`.
+ */
+export function useMigrationFixtures(env: () => Record<string, string | undefined> = () => ({})) {
+  let receiver: OtlpReceiver | undefined;
+  const started: FixtureProcess[] = [];
+  before(async () => {
+    receiver = await startOtlpReceiver();
+  });
+  after(async () => {
+    await Promise.all(started.map((p) => p.stop()));
+    await receiver?.close();
+  });
+  return {
+    get rx(): OtlpReceiver {
+      if (!receiver) throw new Error('the receiver starts in before()');
+      return receiver;
+    },
+    async fixture(script: string, extra: Record<string, string | undefined>): Promise<FixtureProcess> {
+      const p = await startFixture(script, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver!.url, ...env(), ...extra });
+      started.push(p);
+      return p;
+    },
+  };
 }

@@ -54,10 +54,11 @@ function upstream() {
 }
 
 function sidetrace(dist) {
-  const { NoiseSampler, PathMatcher, NoiseFilterProcessor } = require(path.join(dist, 'noise.js'));
-  const { RedactionProcessor } = require(path.join(dist, 'redaction.js'));
-  const { ExportPipeline } = require(path.join(dist, 'exporter.js'));
-  const { DEFAULT_IGNORE_PATHS, DEFAULT_REDACTED_QUERY_PARAMS } = require(path.join(dist, 'config.js'));
+  const { NoiseSampler, PathMatcher, NoiseFilterProcessor } = require(path.join(dist, 'policy', 'noise.js'));
+  const { RedactionProcessor } = require(path.join(dist, 'policy', 'redaction.js'));
+  const { ExportPipeline } = require(path.join(dist, 'sdk', 'exporter.js'));
+  const { DEFAULT_IGNORE_PATHS } = require(path.join(dist, 'config', 'index.js'));
+  const { DEFAULT_REDACTED_QUERY_PARAMS } = require(path.join(dist, 'policy', 'secrets.js'));
   const pipeline = new ExportPipeline({ exporter: new SerializingExporter(), description: 'bench' }, BATCH.maxQueueSize, BATCH);
   return new base.BasicTracerProvider({
     sampler: new NoiseSampler(new base.ParentBasedSampler({ root: new base.AlwaysOnSampler() }), new PathMatcher(DEFAULT_IGNORE_PATHS)),

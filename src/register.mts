@@ -4,6 +4,6 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { startFromPreload } = require('./start.js') as typeof import('./start.js');
+const { startFromPreload } = require('./start/index.js') as typeof import('./start/index.js');
 
 startFromPreload({ esm: true });

@@ -15,7 +15,7 @@ import { FIXTURES, ROOT, get, run, startApp, type RunningApp } from './helpers/a
 const LICENSE_KEY = `${'x'.repeat(36)}NRAL`;
 const APP = path.join(FIXTURES, 'nr-app.js');
 const COLLECTED = path.join(FIXTURES, 'nr-collected.js');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 
 type Attrs = Record<string, unknown>;
 /** An event as the agent sends it: intrinsics, user (custom) attributes, agent attributes. */

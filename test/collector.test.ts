@@ -16,7 +16,8 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { JaegerExporter } from '@opentelemetry/exporter-jaeger';
 import YAML from 'yaml';
 import { COLLECTOR_CONFIG_FILES, COLLECTOR_DIR, COLLECTOR_ENTRYPOINT, ensureBinaries, JAEGER_CONFIG_FILE, type Binaries } from '../scripts/stack-lib.mjs';
-import { DEFAULT_IGNORE_PATHS, DEFAULT_REDACTED_QUERY_PARAMS } from '../src/config';
+import { DEFAULT_IGNORE_PATHS } from '../src/config';
+import { DEFAULT_REDACTED_QUERY_PARAMS } from '../src/policy/secrets';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { jaegerServices, jaegerServiceSpans, jaegerTrace, scrape, startStack, sum, waitFor, type Stack } from './helpers/stack';
 
@@ -247,7 +248,7 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
         if (status !== undefined) s.setStatus({ code: status });
         return s;
       };
-      // Every default ignore path of the SDK (src/config.ts), as url.path: the collector's copy drops the same.
+      // Every default ignore path of the SDK (src/config/defaults.ts), as url.path: the collector's copy drops the same.
       for (const pattern of DEFAULT_IGNORE_PATHS) {
         const p = pattern.startsWith('*.') ? `/img/x/file${pattern.slice(1).toUpperCase()}` : pattern.endsWith('*') ? `${pattern.slice(0, -1)}app/main.bundle` : pattern;
         end(server(`GET ${p}`, { 'url.path': p, 'http.response.status_code': 200 }), false, `url.path ${p}`);

@@ -1,5 +1,5 @@
 // Random and malformed values for every variable sidetrace reads. The list is
-// taken from src/config.ts itself (every VARIABLE_NAME string literal in it),
+// taken from src/config/ itself (every VARIABLE_NAME string literal in it),
 // so a variable added there is fuzzed without anyone updating this file.
 // 1. readConfig, thousands of times, in a worker thread that is stopped (and
 //    the test failed) if it ever hangs: never throws, every problem is one
@@ -16,13 +16,13 @@ import fc from 'fast-check';
 import { startOtlpReceiver, OtlpReceiver } from './helpers/otlp-receiver';
 import { FIXTURES, ROOT, get, startApp, RunningApp } from './helpers/app';
 
-const CONFIG_SOURCE = path.join(ROOT, 'src', 'config.ts');
-const CONFIG_MODULE = path.join(ROOT, 'dist', 'config.js');
+const CONFIG_SOURCE_DIR = path.join(ROOT, 'src', 'config');
+const CONFIG_MODULE = path.join(ROOT, 'dist', 'config', 'index.js');
 const { readConfig } = require(CONFIG_MODULE) as typeof import('../src/config');
 
-/** Every environment variable name config.ts mentions as a string literal (OTEL_*, SIDETRACE_*, KAMAL_*, NODE_ENV, …). */
+/** Every environment variable name src/config/ mentions as a string literal (OTEL_*, SIDETRACE_*, KAMAL_*, NODE_ENV, …). */
 function variablesReadByConfig(): string[] {
-  const source = fs.readFileSync(CONFIG_SOURCE, 'utf8');
+  const source = fs.readdirSync(CONFIG_SOURCE_DIR).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(CONFIG_SOURCE_DIR, f), 'utf8')).join('\n');
   return [...new Set([...source.matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)'/g)].map((m) => m[1]))].sort();
 }
 const NAMES = variablesReadByConfig();
@@ -30,7 +30,7 @@ const READ_CONFIG_RUNS = 10_000;
 const APP_RUNS = 15;
 
 describe('config fuzzing', () => {
-  it('finds the variables in config.ts', () => {
+  it('finds the variables in src/config/', () => {
     // Spot checks that the extraction works, not the list itself.
     for (const n of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_MAX_QUEUE_SIZE', 'SIDETRACE_STRICT', 'SIDETRACE_REDACT_QUERY_PARAMS', 'KAMAL_VERSION']) assert.ok(NAMES.includes(n), n);
     assert.ok(NAMES.length >= 40, `${NAMES.length} variables: ${NAMES.join(', ')}`);

@@ -1,4 +1,4 @@
-// `sidetrace doctor` as an operator runs it: the real CLI (dist/cli.js) in a
+// `sidetrace doctor` as an operator runs it: the real CLI (dist/cli/index.js) in a
 // child process, against a real OTLP receiver (healthy and failing), a local
 // HTTP server in the collector health endpoint's role and, for the Jaeger
 // step, a local server answering Jaeger's query API from what the receiver
@@ -12,7 +12,7 @@ import { startOtlpReceiver, OtlpReceiver } from './helpers/otlp-receiver';
 import { ROOT, run } from './helpers/app';
 import { jaegerTrace, startStack } from './helpers/stack';
 
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 const SECRET_HEADER = 'doctor-secret-4f7a9c';
 const SECRET_PASSWORD = 'doctor-pass-8b2e1d';
 const LICENSE_KEY = 'eu01xxdoctorlicense0000000000000000NRAL';

@@ -321,7 +321,7 @@ describe("the exporter's own secrets in what is printed", () => {
     for (const mode of ['ok', 500] as const) {
       rx.setMode(mode);
       try {
-        const r = await run(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'doctor'], {
+        const r = await run(process.execPath, [path.join(ROOT, 'dist', 'cli', 'index.js'), 'doctor'], {
           env: { ...base(rx.url.replace('http://', `http://ops:${PASSWORD}@`)), SIDETRACE_COLLECTOR_HEALTH_URL: `${rx.url}/?token=${TOKEN}` },
         });
         assert.match(r.stdout, mode === 'ok' ? /^ok export: /m : /^FAIL export: .*HTTP 500/m);

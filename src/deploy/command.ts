@@ -1,7 +1,7 @@
 // `sidetrace deploy ...`: picks the subcommand, checks its arguments, and
 // returns the exit status (the wrapped command's, whenever it ran; 2 for a
 // usage error; 1 when a carrier operation could not be done).
-import { log } from '../logging';
+import { log } from '../logging/log';
 import { oneOf, parseArgs, UsageError, type FlagSpec, type ParsedArgs } from './args';
 import { readDeployEnv } from './context';
 import type { DeployFlags } from './facts';

@@ -2,7 +2,7 @@
 // object: the trace it continues (TRACEPARENT), the carrier file, the Kamal
 // hook variables, CI variables (GitHub Actions, GitLab CI) and the New Relic
 // change-tracking settings. Tracing's own settings (exporter, service name,
-// resource) stay in ../config.ts. KAMAL_RECORDED_AT is not read: it has
+// resource) stay in src/config/. KAMAL_RECORDED_AT is not read: it has
 // one-second resolution, and the CLI's own clock marks the same moment.
 export type Env = Record<string, string | undefined>;
 

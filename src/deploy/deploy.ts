@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { readConfig } from '../config';
-import { log } from '../logging';
-import { runAsRootWork } from '../root-work';
+import { log } from '../logging/log';
+import { runAsRootWork } from '../tracing/root-work';
 import { shutdown } from '../start';
 import { DISTRO_VERSION } from '../version';
 import { claimCarrier, nowUnixNano, readCarrier, removeQuietly, writeCarrier, type Carrier } from './carrier';
@@ -20,7 +20,7 @@ import { closeLeftoverSteps, prepareCarrier } from './phases';
 import { contextOf, envJoining } from './spans';
 import { startSpanWithIds } from './span-ids';
 import { githubRunTraceId } from './trace-id';
-import { formatTraceparent } from './traceparent';
+import { formatTraceparent } from '../tracing/traceparent';
 import { startTracing, TRACER_NAME } from './tracing';
 
 export interface DeployHandle {

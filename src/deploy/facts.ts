@@ -4,7 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { SidetraceConfig } from '../config';
-import { findAppPackage } from '../resource';
+import { findAppPackage } from '../sdk/resource';
 import type { CarrierAttributes } from './carrier';
 import type { CiRun, DeployEnv } from './context';
 import { canonicalRepositoryUrl, gitHeadRevision, gitRemoteUrl } from './git';

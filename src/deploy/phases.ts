@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT_CONTEXT, SpanKind, type Tracer } from '@opentelemetry/api';
 import { readConfig } from '../config';
-import { log } from '../logging';
-import { runAsRootWork } from '../root-work';
+import { log } from '../logging/log';
+import { runAsRootWork } from '../tracing/root-work';
 import { shutdown } from '../start';
 import { CarrierError, claimCarrier, hrTimeOf, isAlive, nowUnixNano, readCarrier, removeQuietly, writeCarrier, type Carrier, type CarrierAttributes } from './carrier';
 import { readDeployEnv, type DeployEnv } from './context';
@@ -21,10 +21,10 @@ import { markDeployment } from './newrelic-marker';
 import { contextOf, emitRecordedSpan } from './spans';
 import { startSpanWithIds } from './span-ids';
 import { githubRunTraceId } from './trace-id';
-import { formatTraceparent, parseTraceparent } from './traceparent';
+import { formatTraceparent, parseTraceparent } from '../tracing/traceparent';
 import { startTracing } from './tracing';
 
-const CLI = path.join(__dirname, '..', 'cli.js');
+const CLI = path.join(__dirname, '..', 'cli', 'index.js');
 const POLL_MS = 1000;
 
 export type Status = 'succeeded' | 'failed';

@@ -2,10 +2,10 @@
 // traceparent names, and a recorded span emitted at last with its original
 // ids and start time.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace, type Context, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { log } from '../logging';
+import { log } from '../logging/log';
 import { hrTimeOf, type CarrierAttributes, type CarrierSpan } from './carrier';
 import { startSpanWithIds } from './span-ids';
-import { formatTraceparent, isSampled, parseTraceparent } from './traceparent';
+import { formatTraceparent, isSampled, parseTraceparent } from '../tracing/traceparent';
 
 /** The context a traceparent names, as a remote parent; the root context when there is none. */
 export function contextOf(traceparent: string | undefined, tracestate?: string): Context {

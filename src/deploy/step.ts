@@ -5,8 +5,8 @@
 // everything under it), or in the carrier named by SIDETRACE_DEPLOY_CARRIER.
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { readConfig } from '../config';
-import { log } from '../logging';
-import { runAsRootWork } from '../root-work';
+import { log } from '../logging/log';
+import { runAsRootWork } from '../tracing/root-work';
 import { shutdown } from '../start';
 import { readCarrier, type Carrier } from './carrier';
 import { runCommand } from './child';

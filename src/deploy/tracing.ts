@@ -3,7 +3,7 @@
 // under the deploy's service identity. When tracing is off the CLI still does
 // its work and says so in one line.
 import type { Tracer } from '@opentelemetry/api';
-import { log } from '../logging';
+import { log } from '../logging/log';
 import { ConfigError, start } from '../start';
 import { DISTRO_VERSION } from '../version';
 import type { CarrierIdentity } from './carrier';

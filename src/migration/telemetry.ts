@@ -3,9 +3,9 @@
 // root span through runAsRootWork, and no telemetry failure ever reaching the
 // migration: a failing tracer or runner costs the span, never the batch.
 import { INVALID_SPAN_CONTEXT, trace, type Link, type Span, type SpanContext, type SpanOptions, type Tracer } from '@opentelemetry/api';
-import { log } from '../logging';
-import { runAsRootWork } from '../root-work';
-import { withTimeout } from '../shutdown';
+import { log } from '../logging/log';
+import { runAsRootWork } from '../tracing/root-work';
+import { withTimeout } from '../start/shutdown';
 import { DISTRO_NAME, DISTRO_VERSION } from '../version';
 import { MIGRATION_LINK, ROOT_WORK_GROUP } from './attributes';
 
@@ -49,7 +49,7 @@ export function linkTo(ctx: SpanContext | undefined, kind: 'run' | 'previous_att
 }
 
 /**
- * Runs `work` as root work (see root-work.ts). If the installed runner fails
+ * Runs `work` as root work (see src/tracing/root-work.ts). If the installed runner fails
  * without starting the work, the work runs anyway; once started, the work's
  * own result or error is what the caller gets.
  */

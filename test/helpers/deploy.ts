@@ -7,7 +7,7 @@ import path from 'node:path';
 import { cleanEnv, ROOT } from './app';
 import type { OtlpReceiver } from './otlp-receiver';
 
-export const CLI = path.join(ROOT, 'dist', 'cli.js');
+export const CLI = path.join(ROOT, 'dist', 'cli', 'index.js');
 export const HOOKS = path.join(ROOT, 'examples', 'kamal', '.kamal', 'hooks');
 
 export interface CliResult {
@@ -61,7 +61,7 @@ export function run(cmd: string, args: string[], opts: Parameters<typeof start>[
   return start(cmd, args, opts).done;
 }
 
-/** `node dist/cli.js ...args`. */
+/** `node dist/cli/index.js ...args`. */
 export function cli(args: string[], opts: Parameters<typeof start>[2] = {}): Promise<CliResult> {
   return run(process.execPath, [CLI, ...args], opts);
 }

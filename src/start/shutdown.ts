@@ -1,7 +1,7 @@
 // Flush on SIGTERM, SIGINT and beforeExit, within a bound. If the app has no
 // handler of its own for the signal, exit the conventional way afterwards
 // (re-raise the signal); if it has one, the exit is the app's to make.
-import { log } from './logging';
+import { log } from '../logging/log';
 
 export function withTimeout(work: Promise<unknown>, ms: number): Promise<'done' | 'timeout'> {
   return new Promise((resolve) => {

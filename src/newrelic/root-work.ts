@@ -17,7 +17,7 @@
 // not as expected, the runner still gives each unit its named transaction.
 import { SpanKind, context, trace, type Context, type SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { RootWorkRunner } from './root-work';
+import type { RootWorkRunner } from '../tracing/root-work';
 
 /** The agent's internal transaction, as far as this module uses it. */
 interface NrTransaction {

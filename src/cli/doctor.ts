@@ -9,12 +9,13 @@
 import path from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { maskedUrl, oneLine, readConfig, type ConfigProblem, type SidetraceConfig } from './config';
-import { describeExporter, describeSampler, describeTargets } from './describe';
-import { planInstrumentations } from './instrumentations';
-import { findAppPackage, serviceIdentity, type ServiceIdentity } from './resource';
-import { withTimeout } from './shutdown';
-import { DISTRO_VERSION } from './version';
+import { readConfig, type ConfigProblem, type SidetraceConfig } from '../config';
+import { maskedUrl, oneLine } from '../logging/mask';
+import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
+import { planInstrumentations } from '../instrumentations';
+import { findAppPackage, serviceIdentity, type ServiceIdentity } from '../sdk/resource';
+import { withTimeout } from '../start/shutdown';
+import { DISTRO_VERSION } from '../version';
 
 /** Each network step gives up after this long: the doctor must answer quickly. */
 const STEP_TIMEOUT_MS = 5000;
@@ -152,7 +153,7 @@ class Doctor {
       otlp: { ...this.config.otlp, timeoutMs: Math.min(this.config.otlp.timeoutMs, STEP_TIMEOUT_MS) },
       jaeger: { ...this.config.jaeger, timeoutMs: Math.min(this.config.jaeger.timeoutMs, STEP_TIMEOUT_MS) },
     };
-    const { createExporter, failureReason } = require('./exporter') as typeof import('./exporter');
+    const { createExporter, failureReason } = require('../sdk/exporter') as typeof import('../sdk/exporter');
     const { ExportResultCode } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
     let accepted = false;
     for (const name of names) {
@@ -219,7 +220,7 @@ class Doctor {
 /** One finished span, as the app's SDK would make it (same resource), for the exporters. */
 async function testSpan(config: SidetraceConfig, identity: ServiceIdentity): Promise<ReadableSpan> {
   const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  const { buildResource } = require('./resource') as typeof import('./resource');
+  const { buildResource } = require('../sdk/resource') as typeof import('../sdk/resource');
   const resource = buildResource(config, identity);
   // Cloud detectors answer asynchronously; don't let one that never answers hold the doctor.
   if (resource.waitForAsyncAttributes) await withTimeout(resource.waitForAsyncAttributes(), STEP_TIMEOUT_MS);

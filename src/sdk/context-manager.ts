@@ -4,7 +4,7 @@
 // Spans that set their own parent (an incoming request's extracted context,
 // `{ root: true }`) are unaffected.
 import { ROOT_CONTEXT, trace, type Context, type ContextManager } from '@opentelemetry/api';
-import type { InheritedParent } from './config';
+import type { InheritedParent } from '../config';
 
 export function createContextManager(parent: InheritedParent | undefined): ContextManager {
   const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');

@@ -1,7 +1,7 @@
 // OTEL_TRACES_SAMPLER as the spec defines it, with the noise policy's
 // sampler around it.
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
-import type { SidetraceConfig } from './config';
+import type { SidetraceConfig } from '../config';
 import { NoiseSampler, PathMatcher } from './noise';
 
 export function createSampler(config: SidetraceConfig): Sampler {

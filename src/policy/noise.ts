@@ -1,5 +1,5 @@
 // The noise policy's runtime parts. Most noise is never created at all (the
-// instrumentation settings in instrumentations.ts); what is left is decided
+// instrumentation settings in src/instrumentations/); what is left is decided
 // here, through the SDK's own seams:
 // - NoiseSampler: a server span for a health check, probe or static file is
 //   recorded but not sampled, so neither it nor its children are exported;

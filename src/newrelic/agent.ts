@@ -7,14 +7,15 @@
 // Without a license key the agent is not loaded at all: one line, untraced.
 import fs from 'node:fs';
 import path from 'node:path';
-import { oneLine, type NewRelicConfig, type SidetraceConfig } from './config';
-import { log } from './logging';
-import type { NoiseTarget } from './newrelic-noise';
-import type { RootWorkAgent } from './newrelic-root-work';
-import { serviceIdentity, type ServiceIdentity } from './resource';
-import { setRootWorkRunner } from './root-work';
-import { installShutdownHooks, withTimeout } from './shutdown';
-import { DISTRO_VERSION } from './version';
+import type { NewRelicConfig, SidetraceConfig } from '../config';
+import { oneLine } from '../logging/mask';
+import { log } from '../logging/log';
+import type { NoiseTarget } from './noise';
+import type { RootWorkAgent } from './root-work';
+import { serviceIdentity, type ServiceIdentity } from '../sdk/resource';
+import { setRootWorkRunner } from '../tracing/root-work';
+import { installShutdownHooks, withTimeout } from '../start/shutdown';
+import { DISTRO_VERSION } from '../version';
 
 /** The agent object behind the API (`newrelic.agent`), as far as sidetrace reads it. */
 interface NewRelicAgent {
@@ -129,8 +130,8 @@ export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicSta
   if (Number(version.split('.')[0]) !== SUPPORTED_MAJOR) log.warn(`newrelic ${version} is not the ${SUPPORTED_MAJOR}.x line sidetrace was built for; custom spans may not be tied to their transactions`);
 
   // Loaded only now: an app without a key loads nothing of this (nor the OpenTelemetry API).
-  const { attachToBridge, createRootWorkRunner, RootSpanProcessor } = require('./newrelic-root-work') as typeof import('./newrelic-root-work');
-  const { applyNoisePolicy } = require('./newrelic-noise') as typeof import('./newrelic-noise');
+  const { attachToBridge, createRootWorkRunner, RootSpanProcessor } = require('./root-work') as typeof import('./root-work');
+  const { applyNoisePolicy } = require('./noise') as typeof import('./noise');
   const processor = new RootSpanProcessor(() => agent.tracer?.getTransaction?.());
   let bridged = false;
   try {

@@ -1,14 +1,15 @@
 // start() and shutdown(): what the preload, the register hook and library
 // users call. Reads the config once; when tracing is off it loads nothing
 // else (no SDK, no instrumentation) and says so in one line.
-import { oneLine, readConfig, type SidetraceConfig } from './config';
-import { describeSampler, describeTargets } from './describe';
-import { planInstrumentations } from './instrumentations';
-import { log, setLogLevel, wireDiagnostics } from './logging';
-import { serviceIdentity, type ServiceIdentity } from './resource';
-import type { SdkHandle } from './sdk';
+import { readConfig, type SidetraceConfig } from '../config';
+import { oneLine } from '../logging/mask';
+import { describeSampler, describeTargets } from '../logging/describe';
+import { planInstrumentations } from '../instrumentations';
+import { log, setLogLevel, wireDiagnostics } from '../logging/log';
+import { serviceIdentity, type ServiceIdentity } from '../sdk/resource';
+import type { SdkHandle } from '../sdk';
 import { installShutdownHooks, withTimeout } from './shutdown';
-import { DISTRO_VERSION } from './version';
+import { DISTRO_VERSION } from '../version';
 
 export interface StartOptions {
   /** Environment to read instead of process.env (tests, embedding). */
@@ -54,7 +55,7 @@ export function start(options: StartOptions = {}): StartResult {
   for (const p of problems) log.warn(p.message);
 
   if (config.agent === 'newrelic') {
-    const { startNewRelicAgent, stopNewRelicAgent } = require('./agent-newrelic') as typeof import('./agent-newrelic');
+    const { startNewRelicAgent, stopNewRelicAgent } = require('../newrelic/agent') as typeof import('../newrelic/agent');
     const enabled = startNewRelicAgent(config, { identity: options.identity, shutdownHooks: options.shutdownHooks, announce: options.announce });
     if (enabled) stopAgent = stopNewRelicAgent;
     result = { enabled, config, instrumentations: [] };
@@ -73,7 +74,7 @@ export function start(options: StartOptions = {}): StartResult {
   if (plan.unknown.length) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
   if (options.esm && plan.load.length) registerEsmHook();
 
-  const { startSdk } = require('./sdk') as typeof import('./sdk');
+  const { startSdk } = require('../sdk') as typeof import('../sdk');
   handle = startSdk(config, identity, plan.load);
   if (options.shutdownHooks !== false) removeHooks = installShutdownHooks(() => handle!.shutdown(), config.shutdownTimeoutMs);
 

@@ -1,8 +1,12 @@
-// W3C trace context as text: the TRACEPARENT/TRACESTATE environment variables
-// a deploy hands to its children, and the parent a carrier file records.
+// W3C trace context as text, the one parser and formatter: the TRACEPARENT/
+// TRACESTATE environment variables (read by config, handed to children by a
+// deploy), the parent a carrier file records, migration carriers.
 // Formatted and parsed here directly, whatever OTEL_PROPAGATORS says, because
 // environment variables always carry the W3C form.
-import { TraceFlags, type SpanContext } from '@opentelemetry/api';
+import type { SpanContext } from '@opentelemetry/api';
+
+/** W3C trace-flags bit 0 (TraceFlags.SAMPLED), without loading the API: config reads TRACEPARENT on the tracing-off path too. */
+const SAMPLED = 0x01;
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -24,5 +28,5 @@ export function formatTraceparent(ctx: Pick<SpanContext, 'traceId' | 'spanId' | 
 }
 
 export function isSampled(traceFlags: number): boolean {
-  return (traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+  return (traceFlags & SAMPLED) === SAMPLED;
 }

@@ -1,12 +1,12 @@
 // The noise policy in the New Relic agent's own terms (SIDETRACE_AGENT=newrelic):
-// - every ignored path (SIDETRACE_IGNORE_PATHS, defaults in config.ts) becomes
+// - every ignored path (SIDETRACE_IGNORE_PATHS, defaults in src/config/defaults.ts) becomes
 //   an ignoring rule, so a health check, probe or static file is no transaction;
 // - secret headers become attribute exclusions for every destination, both
 //   as the agent names them (request.headers.cookie) and as OpenTelemetry
 //   spans passed through the bridge name them (http.request.header.cookie).
 // Both are added to what the app's own New Relic configuration says, never
 // in place of it.
-import { SECRET_HEADERS } from './instrumentations';
+import { SECRET_HEADERS } from '../policy/secrets';
 
 /** A sidetrace path pattern as the agent's ignoring rule: a case-insensitive regular expression on the request path. */
 export function ignoringRule(pattern: string): string {

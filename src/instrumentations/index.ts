@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import type { SidetraceConfig } from './config';
+import type { SidetraceConfig } from '../config';
 
 interface InstrumentationSpec {
   /** Upstream's short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS. */
@@ -28,9 +28,6 @@ interface InstrumentationSpec {
 }
 
 const otel = (n: string) => `@opentelemetry/instrumentation-${n}`;
-
-/** Headers that must never become span attributes, whatever the user configured. */
-export const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key', 'x-auth-token'];
 
 const SPECS: InstrumentationSpec[] = [
   {
@@ -56,7 +53,7 @@ const SPECS: InstrumentationSpec[] = [
     defaultOn: true,
     upstreamOn: true,
     // Middleware and router layers repeat the server span; the server span carries
-    // http.route. Handler spans are folded into the server span (noise.ts), not
+    // http.route. Handler spans are folded into the server span (src/policy/noise.ts), not
     // skipped, because that is where express records a thrown error.
     noiseConfig: () => ({ ignoreLayersType: ['middleware', 'router'] }),
   },

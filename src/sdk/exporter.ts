@@ -4,9 +4,10 @@
 import type { Context } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { maskedUrl, oneLine, type SidetraceConfig, type TracesExporterName } from './config';
-import { describeExporter } from './describe';
-import { log } from './logging';
+import type { SidetraceConfig, TracesExporterName } from '../config';
+import { maskedUrl, oneLine } from '../logging/mask';
+import { describeExporter } from '../logging/describe';
+import { log } from '../logging/log';
 
 /** What happened to the spans handed to one pipeline (also what `doctor` and the bench read). */
 export interface ExportStats {
@@ -108,7 +109,7 @@ class DeferredExporter implements SpanExporter {
 
 /**
  * The OTLP exporters also read OTEL_EXPORTER_OTLP_[TRACES_]HEADERS themselves,
- * as a fallback under the headers passed in: an entry config.ts dropped (a
+ * as a fallback under the headers passed in: an entry src/config/ dropped (a
  * name HTTP cannot send) would come back and fail every export. The validated
  * headers are passed in, so the raw ones are hidden while the exporter is built.
  */

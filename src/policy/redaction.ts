@@ -5,7 +5,7 @@
 // - headers: authorization, cookie and friends are replaced, whoever captured them.
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { SECRET_HEADERS } from './instrumentations';
+import { SECRET_HEADERS } from './secrets';
 
 export const REDACTED = 'REDACTED';
 

@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DetectedResource, Resource, ResourceDetector } from '@opentelemetry/resources';
-import type { ResourceDetectorName, SidetraceConfig } from './config';
-import { DISTRO_NAME, DISTRO_VERSION } from './version';
+import type { ResourceDetectorName, SidetraceConfig } from '../config';
+import { DISTRO_NAME, DISTRO_VERSION } from '../version';
 
 export interface AppPackage {
   name?: string;
@@ -66,7 +66,7 @@ function detectorsFor(names: ResourceDetectorName[]): ResourceDetector[] {
   for (const name of names) {
     switch (name) {
       case 'env':
-        break; // OTEL_RESOURCE_ATTRIBUTES is parsed (and validated) by config.ts
+        break; // OTEL_RESOURCE_ATTRIBUTES is parsed (and validated) by src/config/
       case 'host':
         out.push(res.hostDetector);
         break;

@@ -3,17 +3,17 @@
 // instrumentations. Loaded only when tracing is enabled.
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { SidetraceConfig } from './config';
-import { createContextManager } from './context';
+import type { SidetraceConfig } from '../config';
+import { createContextManager } from './context-manager';
 import { createExporter, ExportPipeline, type ExportStats } from './exporter';
 import { idGenerator } from './id-generator';
-import { createInstrumentations } from './instrumentations';
-import { log } from './logging';
-import { NoiseFilterProcessor } from './noise';
+import { createInstrumentations } from '../instrumentations';
+import { log } from '../logging/log';
+import { NoiseFilterProcessor } from '../policy/noise';
 import { createPropagator } from './propagators';
-import { RedactionProcessor } from './redaction';
+import { RedactionProcessor } from '../policy/redaction';
 import { buildResource, type ServiceIdentity } from './resource';
-import { createSampler } from './sampler';
+import { createSampler } from '../policy/sampler';
 
 export interface SdkHandle {
   /** Export statistics per pipeline, in exporter order. */

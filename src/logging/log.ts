@@ -2,7 +2,7 @@
 // OTEL_LOG_LEVEL decides what is shown; the SDK's internal diagnostics are
 // only wired in at debug and below, because at warn they repeat every failed
 // export (sidetrace reports an outage once instead).
-import type { LogLevel } from './config';
+import type { LogLevel } from '../config';
 
 const RANK: Record<LogLevel, number> = { none: 0, error: 1, warn: 2, info: 3, debug: 4, verbose: 5, all: 6 };
 

@@ -1,7 +1,8 @@
 // One-line descriptions of the configured pipeline, secrets masked, for the
 // start-up line and `doctor`. Free of OpenTelemetry imports so that the
 // tracing-off path loads nothing.
-import { maskedHeaders, maskedUrl, type SidetraceConfig, type TracesExporterName } from './config';
+import type { SidetraceConfig, TracesExporterName } from '../config';
+import { maskedHeaders, maskedUrl } from './mask';
 
 export function describeTargets(config: SidetraceConfig): string[] {
   return config.exporters.filter((e) => e !== 'none').map((e) => describeExporter(e, config));

@@ -1,6 +1,6 @@
 // OTEL_PROPAGATORS as the spec defines it (default: W3C trace context and baggage).
 import type { TextMapPropagator } from '@opentelemetry/api';
-import type { SidetraceConfig } from './config';
+import type { SidetraceConfig } from '../config';
 
 export function createPropagator(config: SidetraceConfig): TextMapPropagator | null {
   if (config.propagators.length === 0) return null;

@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 // The `sidetrace` command: a small dispatcher. Each subcommand is loaded only
 // when asked for, so `--version` and `--help` load nothing else.
-import fs from 'node:fs';
-import path from 'node:path';
 
 const USAGE = `Usage: sidetrace <command> [arguments]
 
@@ -27,21 +25,17 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case '--version':
     case '-v': {
-      const { DISTRO_VERSION } = require('./version') as typeof import('./version');
+      const { DISTRO_VERSION } = require('../version') as typeof import('../version');
       process.stdout.write(`${DISTRO_VERSION}\n`);
       return 0;
     }
     case 'deploy': {
-      const { deployMain } = require('./deploy/command') as typeof import('./deploy/command');
+      const { deployMain } = require('../deploy/command') as typeof import('../deploy/command');
       return deployMain(rest);
     }
     case 'doctor': {
-      // Built by another part of sidetrace; absent from some builds.
-      if (!fs.existsSync(path.join(__dirname, 'doctor.js'))) {
-        process.stderr.write('sidetrace: doctor is not available in this build\n');
-        return 2;
-      }
-      return (require('./doctor') as { main(argv: string[]): Promise<number> | number }).main(rest);
+      const { main: doctorMain } = require('./doctor') as typeof import('./doctor');
+      return doctorMain(rest);
     }
     default:
       process.stderr.write(`sidetrace: unknown command ${JSON.stringify(command)} (see sidetrace --help)\n`);

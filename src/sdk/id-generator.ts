@@ -62,5 +62,5 @@ export class ChoosableIdGenerator implements IdGenerator {
   }
 }
 
-/** The generator sidetrace's tracer provider uses (src/sdk.ts). */
+/** The generator sidetrace's tracer provider uses (src/sdk/index.ts). */
 export const idGenerator = new ChoosableIdGenerator();

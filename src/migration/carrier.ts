@@ -1,7 +1,8 @@
 // The carrier: what a worker in another process needs to work on a run,
 // as plain JSON (it travels in a job payload). Versioned, so that a worker
 // from a newer sidetrace can still read what an older producer wrote.
-import { TraceFlags, type SpanContext } from '@opentelemetry/api';
+import type { SpanContext } from '@opentelemetry/api';
+import { formatTraceparent, parseTraceparent, SAMPLED_FLAG } from '../tracing/traceparent';
 import { checkInteger, checkName, checkRunId, describe } from './validate';
 
 export interface ProgressEvery {
@@ -31,7 +32,6 @@ export interface MigrationCarrier {
 
 const WHERE = 'sidetrace continueMigration: corrupt migration carrier';
 export const DEFAULT_PROGRESS: ProgressEvery = { batches: 10, seconds: 60 };
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** Reads a carrier (the object, or its JSON text); throws an Error naming what is wrong. */
 export function parseCarrier(input: unknown): MigrationCarrier {
@@ -79,11 +79,10 @@ export function parseCarrier(input: unknown): MigrationCarrier {
 
 /** The remote span context a traceparent names, or undefined when it is malformed or all zeros. */
 export function spanContextOf(traceparent: string): SpanContext | undefined {
-  const m = TRACEPARENT.exec(traceparent);
-  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
-  return { traceId: m[1], spanId: m[2], traceFlags: parseInt(m[3], 16) & TraceFlags.SAMPLED, isRemote: true };
+  const p = parseTraceparent(traceparent);
+  return p && { traceId: p.traceId, spanId: p.spanId, traceFlags: p.traceFlags & SAMPLED_FLAG, isRemote: true };
 }
 
 export function traceparentOf(ctx: SpanContext): string {
-  return `00-${ctx.traceId}-${ctx.spanId}-0${ctx.traceFlags & TraceFlags.SAMPLED}`;
+  return formatTraceparent({ ...ctx, traceFlags: ctx.traceFlags & SAMPLED_FLAG });
 }

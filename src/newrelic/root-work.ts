@@ -18,6 +18,7 @@
 import { SpanKind, context, trace, type Context, type SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { RootWorkRunner } from '../tracing/root-work';
+import { formatTraceparent, SAMPLED_FLAG } from '../tracing/traceparent';
 
 /** The agent's internal transaction, as far as this module uses it. */
 interface NrTransaction {
@@ -63,7 +64,7 @@ export function transactionAttributes(span: ReadableSpan): Record<string, string
 }
 
 function traceparentOf(ctx: SpanContext): string {
-  return `00-${ctx.traceId}-${ctx.spanId}-0${ctx.traceFlags & 1}`;
+  return formatTraceparent({ ...ctx, traceFlags: ctx.traceFlags & SAMPLED_FLAG });
 }
 
 /** Watches spans starting inside the transactions the runner started. */

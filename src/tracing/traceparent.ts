@@ -6,7 +6,7 @@
 import type { SpanContext } from '@opentelemetry/api';
 
 /** W3C trace-flags bit 0 (TraceFlags.SAMPLED), without loading the API: config reads TRACEPARENT on the tracing-off path too. */
-const SAMPLED = 0x01;
+export const SAMPLED_FLAG = 0x01;
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -28,5 +28,5 @@ export function formatTraceparent(ctx: Pick<SpanContext, 'traceId' | 'spanId' | 
 }
 
 export function isSampled(traceFlags: number): boolean {
-  return (traceFlags & SAMPLED) === SAMPLED;
+  return (traceFlags & SAMPLED_FLAG) === SAMPLED_FLAG;
 }

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { readConfig, type ConfigProblem, type SidetraceConfig } from '../config';
+import { readConfig, secretValues, type ConfigProblem, type ConfigResult, type SidetraceConfig } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
 import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sidetrace doctor: unexpected argument ${JSON.stringify(argv[0])}; it reads only the environment (sidetrace doctor --help)\n`);
     return 2;
   }
-  const doctor = new Doctor(process.env);
+  const doctor = new Doctor(readConfig(), secretValues());
   try {
     await doctor.run();
   } catch (err) {
@@ -59,9 +59,11 @@ class Doctor {
   private readonly secrets: string[];
   private readonly failed: string[] = [];
 
-  constructor(private readonly env: NodeJS.ProcessEnv) {
-    ({ config: this.config, problems: this.problems } = readConfig(env));
-    this.secrets = secretsOf(this.config, env);
+  /** `secretValues`: values of the secret variables, masked wherever they would appear. */
+  constructor({ config, problems }: ConfigResult, secretValues: string[]) {
+    this.config = config;
+    this.problems = problems;
+    this.secrets = secretsOf(config, secretValues);
   }
 
   async run(): Promise<void> {
@@ -124,7 +126,7 @@ class Doctor {
   private async checkHealth(): Promise<void> {
     const url = this.config.doctor.collectorHealthUrl;
     if (!url) {
-      const why = this.env.SIDETRACE_COLLECTOR_HEALTH_URL?.trim().toLowerCase() === 'none' ? 'SIDETRACE_COLLECTOR_HEALTH_URL=none' : 'no OTLP exporter and SIDETRACE_COLLECTOR_HEALTH_URL is not set';
+      const why = this.config.doctor.collectorHealthOff ? 'SIDETRACE_COLLECTOR_HEALTH_URL=none' : 'no OTLP exporter and SIDETRACE_COLLECTOR_HEALTH_URL is not set';
       this.step('skip', 'collector health', why);
       return;
     }
@@ -258,8 +260,8 @@ function networkError(err: unknown): string {
 }
 
 /** Values that must never be printed, even inside an error text: header values, passwords, URL userinfo and query values. */
-function secretsOf(config: SidetraceConfig, env: NodeJS.ProcessEnv): string[] {
-  const values = [...Object.values(config.otlp.headers), config.jaeger.password, env.NEW_RELIC_LICENSE_KEY];
+function secretsOf(config: SidetraceConfig, secretValues: string[]): string[] {
+  const values = [...Object.values(config.otlp.headers), config.jaeger.password, ...secretValues];
   for (const url of [config.otlp.endpoint, config.jaeger.endpoint, config.doctor.collectorHealthUrl, config.doctor.jaegerQueryUrl]) {
     if (!url) continue;
     try {

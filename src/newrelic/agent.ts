@@ -101,10 +101,13 @@ export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicSta
       return false;
     }
     appName = identity.name;
-    // The agent reads its settings from the environment when it loads.
+    // A hand-off, not a config read: the newrelic agent takes its settings
+    // only from the environment (or newrelic.js) when it loads, so the values
+    // sidetrace decided are written there just before require('newrelic').
     process.env.NEW_RELIC_APP_NAME = appName;
   }
   const alreadyLoaded = (require.cache as Record<string, unknown>).__NR_cache !== undefined;
+  // The same hand-off: the agent's OpenTelemetry bridge is switched on through its environment settings.
   process.env.NEW_RELIC_OPENTELEMETRY_ENABLED = 'true';
   process.env.NEW_RELIC_OPENTELEMETRY_TRACES_ENABLED = 'true';
 

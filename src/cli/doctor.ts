@@ -160,7 +160,7 @@ class Doctor {
     let accepted = false;
     for (const name of names) {
       const where = describeExporter(name, this.config);
-      let target;
+      let target: ReturnType<typeof createExporter>;
       try {
         target = createExporter(name, short);
       } catch (err) {

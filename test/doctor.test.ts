@@ -162,6 +162,22 @@ describe('sidetrace doctor', () => {
     assert.match(r.stdout, /^sidetrace doctor: 3 check\(s\) failed: config, tracing$/m);
   });
 
+  it('SIDETRACE_AGENT=newrelic: tracing is on through the New Relic agent; without a license key or newrelic.js it fails, saying why', async () => {
+    const on = await doctor(env({ SIDETRACE_AGENT: 'newrelic' }));
+    assert.match(on.stdout, /^ok tracing: on, through the New Relic agent \(SIDETRACE_AGENT=newrelic\)$/m);
+    assert.doesNotMatch(on.stdout, /not available/);
+    assertNoSecrets(on.stdout + on.stderr);
+    assert.equal(on.code, 0, on.stdout);
+
+    const { NEW_RELIC_LICENSE_KEY: _key, ...withoutKey } = env({ SIDETRACE_AGENT: 'newrelic', NEW_RELIC_NO_CONFIG_FILE: 'true' });
+    const off = await doctor(withoutKey);
+    assert.equal(off.code, 1);
+    assert.deepEqual(
+      steps(off.stdout).filter((l) => l.startsWith('FAIL')),
+      ['FAIL tracing: SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the app would run untraced'],
+    );
+  });
+
   it('--help explains it; an unexpected argument exits 2', async () => {
     const help = await doctor({}, ['--help']);
     assert.equal(help.code, 0);

@@ -2,7 +2,7 @@
 // It prints the effective configuration (secrets masked), then one line per
 // step — `ok …`, `FAIL …` or `skip …` — and exits 1 when a step failed:
 //   config            every variable parsed without a problem
-//   tracing           the app would trace (not off, not an unavailable agent)
+//   tracing           the app would trace (not off; with SIDETRACE_AGENT=newrelic, the agent would load)
 //   collector health  SIDETRACE_COLLECTOR_HEALTH_URL (default: port 13133 on the OTLP endpoint's host) answers 2xx
 //   export            one real span `sidetrace.doctor` through each configured exporter
 //   jaeger            that span's trace is found through SIDETRACE_JAEGER_QUERY_URL (/api/traces/<traceId>)
@@ -75,13 +75,29 @@ class Doctor {
     if (this.problems.length) for (const p of this.problems) this.step('FAIL', 'config', p.message);
     else this.step('ok', 'config', 'no problems');
 
-    if (c.agent === 'newrelic') this.step('FAIL', 'tracing', 'SIDETRACE_AGENT=newrelic is not available in this version; tracing is off');
+    if (c.agent === 'newrelic') this.checkNewRelicAgent(identity);
     else if (!c.enabled) this.step('FAIL', 'tracing', `off: ${c.disabledReason}`);
     else this.step('ok', 'tracing', 'on');
 
     await this.checkHealth();
     const traceId = await this.checkExport(identity);
     await this.checkJaeger(traceId);
+  }
+
+  /** SIDETRACE_AGENT=newrelic: the New Relic agent traces the app when it loads, which needs what src/newrelic/agent.ts checks. */
+  private checkNewRelicAgent(identity: ServiceIdentity): void {
+    const nr = this.config.newRelic;
+    const { findConfigFile } = require('../newrelic/agent') as typeof import('../newrelic/agent');
+    const configFile = findConfigFile(nr);
+    if (nr.disabledReason) {
+      this.step('FAIL', 'tracing', `off: ${nr.disabledReason} (SIDETRACE_AGENT=newrelic: the New Relic agent is not loaded)`);
+    } else if (!nr.licenseKeySet && !configFile) {
+      this.step('FAIL', 'tracing', 'SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the app would run untraced');
+    } else if (!nr.appNameSet && !configFile && identity.name.startsWith('unknown_service')) {
+      this.step('FAIL', 'tracing', 'SIDETRACE_AGENT=newrelic but NEW_RELIC_APP_NAME is not set (nor OTEL_SERVICE_NAME, nor a package.json name); the app would run untraced');
+    } else {
+      this.step('ok', 'tracing', `on, through the New Relic agent (SIDETRACE_AGENT=newrelic${configFile ? `, ${path.basename(configFile)}` : ''})`);
+    }
   }
 
   finish(): number {
@@ -108,11 +124,12 @@ class Doctor {
   private printConfig(identity: ServiceIdentity): void {
     const c = this.config;
     const plan = planInstrumentations(c, [process.cwd()]);
+    const b = c.batch;
     const rows: [string, string][] = [
       ['service', `${identity.name}${identity.version ? `@${identity.version}` : ''}${identity.environment ? ` (${identity.environment})` : ''}`],
       ['exporters', describeTargets(c).join('; ') || 'none (propagation only)'],
       ['sampler', `${describeSampler(c)}; noise policy ${c.noise.enabled ? 'on' : 'off'}`],
-      ['batch', `queue ${c.batch.maxQueueSize}, batch ${c.batch.maxExportBatchSize}, every ${c.batch.scheduledDelayMillis} ms, export timeout ${c.batch.exportTimeoutMillis} ms`],
+      ['batch', `queue ${b.maxQueueSize}, batch ${b.maxExportBatchSize}, every ${b.scheduledDelayMillis} ms, export timeout ${b.exportTimeoutMillis} ms`],
       ['shutdown bound', `${c.shutdownTimeoutMs} ms`],
       ['propagators', c.propagators.join(', ') || 'none'],
       ['instrumentations', `${plan.load.join(', ') || 'none'} (for the app in ${process.cwd()})`],

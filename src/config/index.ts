@@ -59,7 +59,8 @@ function readHeaders(r: Reader, name: string): Record<string, string> {
   const bad = Object.keys(headers).filter((k) => !HEADER_NAME.test(k) || /[\r\n\0]/.test(headers[k]));
   if (bad.length) {
     for (const k of bad) delete headers[k];
-    r.problems.push({ variable: name, message: `${name} has entries HTTP cannot send as headers (${echo(bad)}: a name that is not a token, or a line break in the value); ignoring ${bad.length === 1 ? 'it' : 'them'}` });
+    const why = 'a name that is not a token, or a line break in the value';
+    r.problems.push({ variable: name, message: `${name} has entries HTTP cannot send as headers (${echo(bad)}: ${why}); ignoring ${bad.length === 1 ? 'it' : 'them'}` });
   }
   return headers;
 }

@@ -109,6 +109,7 @@ export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicSta
     // sidetrace decided are written there just before require('newrelic').
     process.env.NEW_RELIC_APP_NAME = appName;
   }
+  // newrelic 13.9.2 (index.js) marks a loaded agent with require.cache.__NR_cache; there is no public flag.
   const alreadyLoaded = (require.cache as Record<string, unknown>).__NR_cache !== undefined;
   // The same hand-off: the agent's OpenTelemetry bridge is switched on through its environment settings.
   process.env.NEW_RELIC_OPENTELEMETRY_ENABLED = 'true';

@@ -25,7 +25,7 @@ let health: { url: string; status: number };
 before(async () => {
   rx = await startOtlpReceiver();
   health = { url: '', status: 200 };
-  const h = await serve((req, res) => res.writeHead(health.status, { 'content-type': 'application/json' }).end('{"status":"Server available"}'));
+  const h = await serve((_req, res) => res.writeHead(health.status, { 'content-type': 'application/json' }).end('{"status":"Server available"}'));
   health.url = h;
 });
 after(async () => {
@@ -202,7 +202,10 @@ describe('sidetrace doctor', () => {
       jaegerUrl = await serve((req, res) => {
         const id = /^\/api\/traces\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1];
         const spans = known ? rx.spans.filter((s) => s.traceId === id) : [];
-        if (!spans.length) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}');
+        if (!spans.length) {
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}');
+          return;
+        }
         const data = [{ traceID: id, spans: spans.map((s) => ({ traceID: s.traceId, spanID: s.spanId, operationName: s.name, processID: 'p1' })), processes: { p1: { serviceName: spans[0].resource['service.name'] } } }];
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
       });

@@ -111,14 +111,21 @@ export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicSta
   if (!nrc.appNameSet && !configFile) {
     const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
     if (identity.name.startsWith('unknown_service')) {
-      log.warn('SIDETRACE_AGENT=newrelic but NEW_RELIC_APP_NAME is not set (nor OTEL_SERVICE_NAME, nor a package.json name); the New Relic agent is not loaded and the app runs untraced');
+      log.warn(
+        'SIDETRACE_AGENT=newrelic but NEW_RELIC_APP_NAME is not set (nor OTEL_SERVICE_NAME, nor a package.json name); ' +
+          'the New Relic agent is not loaded and the app runs untraced',
+      );
       return false;
     }
     appName = identity.name;
-    // The agent reads its settings from the environment when it loads.
+    // A hand-off, not a config read: the newrelic agent takes its settings
+    // only from the environment (or newrelic.js) when it loads, so the values
+    // sidetrace decided are written there just before require('newrelic').
     process.env.NEW_RELIC_APP_NAME = appName;
   }
+  // newrelic 13.9.2 (index.js) marks a loaded agent with require.cache.__NR_cache; there is no public flag.
   const alreadyLoaded = (require.cache as Record<string, unknown>).__NR_cache !== undefined;
+  // The same hand-off: the agent's OpenTelemetry bridge is switched on through its environment settings.
   process.env.NEW_RELIC_OPENTELEMETRY_ENABLED = 'true';
   process.env.NEW_RELIC_OPENTELEMETRY_TRACES_ENABLED = 'true';
 

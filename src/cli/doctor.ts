@@ -113,7 +113,7 @@ class Doctor {
       ['batch', `queue ${c.batch.maxQueueSize}, batch ${c.batch.maxExportBatchSize}, every ${c.batch.scheduledDelayMillis} ms, export timeout ${c.batch.exportTimeoutMillis} ms`],
       ['shutdown bound', `${c.shutdownTimeoutMs} ms`],
       ['propagators', c.propagators.join(', ') || 'none'],
-      ['instrumentations', `${plan.load.join(', ') || 'none'} (for the app in ${process.cwd()})`],
+      ['instrumentations', `${plan.load.join(', ') || 'none'} at start${plan.onFirstRequire.length ? `; ${plan.onFirstRequire.join(', ')} when the app first requires their module` : ''} (for the app in ${process.cwd()})`],
       ['collector health', c.doctor.collectorHealthUrl ?? 'not checked'],
       ['jaeger query', c.doctor.jaegerQueryUrl ?? 'not set (SIDETRACE_JAEGER_QUERY_URL)'],
     ];

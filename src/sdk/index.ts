@@ -7,7 +7,7 @@ import type { SidetraceConfig } from '../config';
 import { createContextManager } from './context-manager';
 import { createExporter, ExportPipeline, type ExportStats } from './exporter';
 import { idGenerator } from './id-generator';
-import { createInstrumentations } from '../instrumentations';
+import { createInstrumentations, createOnFirstRequire } from '../instrumentations';
 import { log } from '../logging/log';
 import { NoiseFilterProcessor } from '../policy/noise';
 import { createPropagator } from './propagators';
@@ -23,7 +23,13 @@ export interface SdkHandle {
   shutdown(): Promise<void>;
 }
 
-export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, instrumentationNames: string[]): SdkHandle {
+/** Which instrumentations to create at start, and which when the app first requires their module. */
+export interface InstrumentationNames {
+  atStart: string[];
+  onFirstRequire: string[];
+}
+
+export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, names: InstrumentationNames): SdkHandle {
   const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
   const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
 
@@ -45,15 +51,22 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, ins
   });
   provider.register({ propagator: createPropagator(config), contextManager: createContextManager(config.inheritedParent) });
 
-  const instrumentations = createInstrumentations(instrumentationNames, config, (line) => log.warn(line));
-  const unregister = registerInstrumentations({ instrumentations, tracerProvider: provider });
+  const warn = (line: string) => log.warn(line);
+  const instrumentations = createInstrumentations(names.atStart, config, warn);
+  const unregisters = [registerInstrumentations({ instrumentations, tracerProvider: provider })];
+  const stopWatching = createOnFirstRequire(names.onFirstRequire, config, warn, (name, instrumentation) => {
+    instrumentations.push(instrumentation);
+    unregisters.push(registerInstrumentations({ instrumentations: [instrumentation], tracerProvider: provider }));
+    log.debug(`instrumentation ${name} loaded: the app required its module`);
+  });
 
   return {
     stats: pipelines.map((p) => p.stats),
     instrumentations,
     forceFlush: () => provider.forceFlush(),
     shutdown: async () => {
-      unregister();
+      stopWatching();
+      for (const unregister of unregisters) unregister();
       await provider.shutdown();
     },
   };

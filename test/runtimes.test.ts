@@ -1,0 +1,72 @@
+// What the preload loads and where it runs: instrumentations load on the app's
+// first require of their module (not because the module is installed), and
+// the Node version a CI leg meant to test is the one running the tests and
+// the apps they start.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startOtlpReceiver, OtlpReceiver } from './helpers/otlp-receiver';
+import { FIXTURES, get, run, startApp, RunningApp } from './helpers/app';
+import { useServices } from './helpers/services';
+
+const services = useServices();
+let rx: OtlpReceiver;
+const apps: RunningApp[] = [];
+before(async () => {
+  rx = await startOtlpReceiver();
+});
+after(async () => {
+  await Promise.all(apps.map((a) => a.stop()));
+  await rx.close();
+});
+
+let n = 0;
+async function lateApp() {
+  const service = `late-${++n}`;
+  const a = await startApp({
+    script: `${FIXTURES}/late-require-app.js`,
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50', DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl },
+  });
+  apps.push(a);
+  return { app: a, service, loaded: async () => JSON.parse((await get(`${a.url}/loaded`)).body) as string[] };
+}
+
+describe('instrumentations load on first require', () => {
+  it('an app that never requires grpc, pg or redis loads none of their instrumentations, though all are installed', async () => {
+    const { app, loaded } = await lateApp();
+    assert.equal((await get(`${app.url}/hello`)).status, 200);
+    // grpc, pg, ioredis and redis are all installed where this app resolves modules.
+    assert.deepEqual(await loaded(), ['@opentelemetry/instrumentation-express', '@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-undici']);
+  });
+
+  it('an app that requires pg, ioredis and node-redis after start-up gets their spans under the request', async () => {
+    const { app, service, loaded } = await lateApp();
+    assert.equal((await get(`${app.url}/late`)).status, 200);
+    const mine = (pred: (s: (typeof rx.spans)[number]) => boolean) => (s: (typeof rx.spans)[number]) => s.resource['service.name'] === service && pred(s);
+    const [server] = await rx.waitForSpans(mine((s) => s.kind === 2 && s.attributes['http.route'] === '/late'));
+    const [query] = await rx.waitForSpans(mine((s) => s.attributes['db.system.name'] === 'postgresql' || s.attributes['db.system'] === 'postgresql'));
+    const [ioredis] = await rx.waitForSpans(mine((s) => s.scope.name.includes('ioredis')));
+    const [nodeRedis] = await rx.waitForSpans(mine((s) => s.scope.name.includes('instrumentation-redis')));
+    for (const child of [query, ioredis, nodeRedis]) {
+      assert.equal(child.traceId, server.traceId, `${child.name} is in the request's trace`);
+      assert.equal(child.kind, 3);
+    }
+    assert.match(query.name, /SELECT/);
+    const after = await loaded();
+    for (const pkg of ['pg', 'ioredis', 'redis']) assert.ok(after.includes(`@opentelemetry/instrumentation-${pkg}`), `${pkg} instrumentation loaded after the late require: ${after}`);
+    assert.ok(!after.includes('@opentelemetry/instrumentation-grpc'), 'grpc was never required');
+  });
+});
+
+describe('the Node version', () => {
+  const expected = process.env.SIDETRACE_EXPECTED_NODE;
+  it('the apps the tests start run on the Node running the tests', async () => {
+    const r = await run(process.execPath, ['-p', 'process.version']);
+    assert.equal(r.stdout.trim(), process.version);
+  });
+  it(`is the one this CI leg meant to test (SIDETRACE_EXPECTED_NODE=${expected ?? ''})`, { skip: expected ? false : 'SIDETRACE_EXPECTED_NODE is not set (a run outside the CI matrix)' }, () => {
+    // A major ("20") or an exact version ("24.22.3").
+    const want = expected!.replace(/^v/, '');
+    if (/^\d+$/.test(want)) assert.equal(process.versions.node.split('.')[0], want, `running ${process.version}`);
+    else assert.equal(process.versions.node, want);
+  });
+});

@@ -13,6 +13,7 @@ import { readConfig, type ConfigProblem, type SidetraceConfig } from '../config'
 import { maskedUrl, oneLine } from '../logging/mask';
 import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
+import { describeNode } from './node-support';
 import { findAppPackage, serviceIdentity, type ServiceIdentity } from '../sdk/resource';
 import { withTimeout } from '../start/shutdown';
 import { DISTRO_VERSION } from '../version';
@@ -107,6 +108,7 @@ class Doctor {
     const c = this.config;
     const plan = planInstrumentations(c, [process.cwd()]);
     const rows: [string, string][] = [
+      ['node', describeNode()],
       ['service', `${identity.name}${identity.version ? `@${identity.version}` : ''}${identity.environment ? ` (${identity.environment})` : ''}`],
       ['exporters', describeTargets(c).join('; ') || 'none (propagation only)'],
       ['sampler', `${describeSampler(c)}; noise policy ${c.noise.enabled ? 'on' : 'off'}`],

@@ -23,8 +23,9 @@ import { startSpanWithIds } from './span-ids';
 import { githubRunTraceId } from './trace-id';
 import { formatTraceparent, parseTraceparent } from '../tracing/traceparent';
 import { startTracing } from './tracing';
+import { PACKAGE_ROOT } from '../version';
 
-const CLI = path.join(__dirname, '..', 'cli', 'index.js');
+const CLI = path.join(PACKAGE_ROOT, 'dist', 'cli', 'index.js');
 const POLL_MS = 1000;
 
 export type Status = 'succeeded' | 'failed';

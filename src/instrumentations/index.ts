@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SidetraceConfig } from '../config';
 import { onFirstRequire } from './first-require';
+import { loadPackage } from './load-package';
 
 interface InstrumentationSpec {
   /** Upstream's short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS. */
@@ -114,6 +115,8 @@ const SPECS: InstrumentationSpec[] = [
 ];
 
 export const INSTRUMENTATION_NAMES = SPECS.map((s) => s.name);
+/** The instrumentation packages, for the build's bundle. */
+export const INSTRUMENTATION_PACKAGES = SPECS.map((s) => s.pkg);
 
 /** Is `mod` installed where the app would find it? A cheap walk up node_modules folders. */
 function installed(mod: string, fromDirs: string[]): boolean {
@@ -175,7 +178,7 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
     const spec = SPECS.find((s) => s.name === name);
     if (!spec) continue;
     try {
-      const Ctor = require(spec.pkg)[spec.exportName];
+      const Ctor = (loadPackage(spec.pkg) as Record<string, new (settings: object) => Instrumentation>)[spec.exportName];
       const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...(spec.config ? spec.config(config) : {}) };
       out.push(new Ctor(settings));
     } catch (err) {

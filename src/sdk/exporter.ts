@@ -35,8 +35,9 @@ export function createExporter(name: TracesExporterName, config: SidetraceConfig
         for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
         return { exporter: withoutRawEnvHeaders(() => new OTLPTraceExporter({ url: endpoint, metadata, timeoutMillis: timeoutMs, compression })), description };
       }
-      const pkg = protocol === 'http/json' ? '@opentelemetry/exporter-trace-otlp-http' : '@opentelemetry/exporter-trace-otlp-proto';
-      return { exporter: new DeferredExporter(() => withoutRawEnvHeaders(() => new (require(pkg).OTLPTraceExporter)(options))), description };
+      // Literal requires, so that the build's bundle holds both packages.
+      const load = () => (protocol === 'http/json' ? require('@opentelemetry/exporter-trace-otlp-http') : require('@opentelemetry/exporter-trace-otlp-proto'));
+      return { exporter: new DeferredExporter(() => withoutRawEnvHeaders(() => new (load().OTLPTraceExporter)(options))), description };
     }
     case 'jaeger': {
       const { JaegerExporter } = require('@opentelemetry/exporter-jaeger');

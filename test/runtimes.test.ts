@@ -70,3 +70,26 @@ describe('the Node version', () => {
     else assert.equal(process.versions.node, want);
   });
 });
+
+describe('worker_threads', () => {
+  it('a Worker under the preload starts no second exporter; its spans reach the receiver through the main thread, in the request trace', async () => {
+    const service = 'worker-svc';
+    const a = await startApp({ script: `${FIXTURES}/worker-app.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50' } });
+    apps.push(a);
+    const r = await get(`${a.url}/work`);
+    assert.equal(r.body, 'worker got 200');
+    const mine = (pred: (s: (typeof rx.spans)[number]) => boolean) => (s: (typeof rx.spans)[number]) => s.resource['service.name'] === service && pred(s);
+    const [work] = await rx.waitForSpans(mine((s) => s.kind === 2 && s.attributes['http.route'] === '/work'));
+    const [task] = await rx.waitForSpans(mine((s) => s.name === 'worker-task'));
+    const [call] = await rx.waitForSpans(mine((s) => s.kind === 3 && s.parentSpanId === task.spanId));
+    const [hello] = await rx.waitForSpans(mine((s) => s.kind === 2 && s.attributes['http.route'] === '/hello'));
+    assert.equal(task.parentSpanId, work.spanId, 'the worker span continues the request that started the worker');
+    assert.equal(hello.parentSpanId, call.spanId, "the worker's outgoing call is the parent of the server span it reached");
+    for (const s of [task, call, hello]) assert.equal(s.traceId, work.traceId);
+    // One SDK with one resource: a second SDK in the worker would detect its own service.instance.id.
+    assert.ok(work.resource['service.instance.id'], 'the main thread has a service.instance.id');
+    for (const s of [task, call]) assert.equal(s.resource['service.instance.id'], work.resource['service.instance.id']);
+    const lines = a.stderr().split('\n').filter((l) => l.startsWith('sidetrace:'));
+    assert.equal(lines.length, 1, `one start-up line, from the main thread: ${lines.join(' | ')}`);
+  });
+});

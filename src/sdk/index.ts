@@ -14,6 +14,7 @@ import { createPropagator } from './propagators';
 import { RedactionProcessor } from '../policy/redaction';
 import { buildResource, type ServiceIdentity } from './resource';
 import { createSampler } from '../policy/sampler';
+import { MainThreadForwarder, receiveWorkerSpans } from './worker-spans';
 
 export interface SdkHandle {
   /** Export statistics per pipeline, in exporter order. */
@@ -29,20 +30,25 @@ export interface InstrumentationNames {
   onFirstRequire: string[];
 }
 
-export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, names: InstrumentationNames): SdkHandle {
+export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, names: InstrumentationNames, options: { inWorker?: boolean } = {}): SdkHandle {
   const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
   const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
 
+  // In a worker thread, spans go to the main thread's pipelines (./worker-spans.ts), not to an exporter of the worker's own.
   const pipelines: ExportPipeline[] = [];
-  for (const name of config.exporters) {
-    const target = createExporter(name, config);
-    if (target) pipelines.push(new ExportPipeline(target, config.batch.maxQueueSize, config.batch));
+  if (!options.inWorker) {
+    for (const name of config.exporters) {
+      const target = createExporter(name, config);
+      if (target) pipelines.push(new ExportPipeline(target, config.batch.maxQueueSize, config.batch));
+    }
   }
+  const sinks: SpanProcessor[] = options.inWorker ? [new MainThreadForwarder()] : pipelines;
   const processors: SpanProcessor[] = [new RedactionProcessor(config.redaction.queryParams)];
-  for (const p of pipelines) processors.push(config.noise.enabled ? new NoiseFilterProcessor(p) : p);
+  for (const p of sinks) processors.push(config.noise.enabled ? new NoiseFilterProcessor(p) : p);
 
+  const resource = options.inWorker ? undefined : buildResource(config, identity);
   const provider = new NodeTracerProvider({
-    resource: buildResource(config, identity),
+    resource,
     sampler: createSampler(config),
     spanLimits: config.spanLimits,
     idGenerator,
@@ -60,12 +66,16 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, nam
     log.debug(`instrumentation ${name} loaded: the app required its module`);
   });
 
+  // Workers' spans are already redacted; the noise filter still re-parents them past this thread's folded handler spans.
+  const stopReceiving = resource && pipelines.length ? receiveWorkerSpans(resource, processors.slice(1)) : () => {};
+
   return {
     stats: pipelines.map((p) => p.stats),
     instrumentations,
     forceFlush: () => provider.forceFlush(),
     shutdown: async () => {
       stopWatching();
+      stopReceiving();
       for (const unregister of unregisters) unregister();
       await provider.shutdown();
     },

@@ -72,6 +72,10 @@ export function start(options: StartOptions = {}): StartResult {
   }
 
   wireDiagnostics(config.logLevel);
+  // Inside a worker_threads Worker the preload runs again; it traces the worker
+  // through the main thread's exporter and says nothing (src/sdk/worker-spans.ts).
+  const inWorker = !(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+  if (inWorker) options = { ...options, announce: false, shutdownHooks: false };
   const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
   // ESM imports do not go through require(), so under --import the instrumentations
   // of installed modules load at start and the loader hook is limited to their modules.
@@ -80,7 +84,7 @@ export function start(options: StartOptions = {}): StartResult {
   const names = options.esm ? { atStart: [...plan.load, ...plan.onFirstRequire], onFirstRequire: [] } : { atStart: plan.load, onFirstRequire: plan.onFirstRequire };
 
   const { startSdk } = require('../sdk') as typeof import('../sdk');
-  handle = startSdk(config, identity, names);
+  handle = startSdk(config, identity, names, { inWorker });
   if (options.esm && handle.instrumentations.length) registerEsmHook(handle.instrumentations.flatMap((i) => (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name)));
   if (options.shutdownHooks !== false) removeHooks = installShutdownHooks(() => handle!.shutdown(), config.shutdownTimeoutMs);
 

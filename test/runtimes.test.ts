@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOtlpReceiver, OtlpReceiver } from './helpers/otlp-receiver';
-import { FIXTURES, get, run, startApp, RunningApp } from './helpers/app';
+import { FIXTURES, REGISTER, get, run, startApp, RunningApp } from './helpers/app';
 import { useServices } from './helpers/services';
 
 const services = useServices();
@@ -59,7 +59,7 @@ describe('instrumentations load on first require', () => {
 
 describe('the Node version', () => {
   const expected = process.env.SIDETRACE_EXPECTED_NODE;
-  it('the apps the tests start run on the Node running the tests', async () => {
+  it(`the apps the tests start run on the Node running the tests (${process.version})`, async () => {
     const r = await run(process.execPath, ['-p', 'process.version']);
     assert.equal(r.stdout.trim(), process.version);
   });
@@ -91,5 +91,23 @@ describe('worker_threads', () => {
     for (const s of [task, call]) assert.equal(s.resource['service.instance.id'], work.resource['service.instance.id']);
     const lines = a.stderr().split('\n').filter((l) => l.startsWith('sidetrace:'));
     assert.equal(lines.length, 1, `one start-up line, from the main thread: ${lines.join(' | ')}`);
+  });
+});
+
+describe('ESM (--import sidetrace/register, the loader hook limited to instrumented modules)', () => {
+  it('an ESM app importing express and pg is traced: the route, and the query under it', async () => {
+    const service = 'esm-pg-svc';
+    const a = await startApp({
+      script: `${FIXTURES}/esm-pg-app.mjs`,
+      nodeArgs: ['--import', REGISTER],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50', DATABASE_URL: services.databaseUrl },
+    });
+    apps.push(a);
+    assert.equal((await get(`${a.url}/esm-users/5`)).body, 'user 5');
+    const mine = (pred: (s: (typeof rx.spans)[number]) => boolean) => (s: (typeof rx.spans)[number]) => s.resource['service.name'] === service && pred(s);
+    const [server] = await rx.waitForSpans(mine((s) => s.kind === 2 && s.attributes['http.route'] === '/esm-users/:id'));
+    const [query] = await rx.waitForSpans(mine((s) => s.kind === 3 && /SELECT/.test(s.name)));
+    assert.equal(query.traceId, server.traceId);
+    assert.match(a.stderr(), /instrumentations: http, undici, .*express.*pg/);
   });
 });

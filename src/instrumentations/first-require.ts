@@ -8,10 +8,18 @@ import Module from 'node:module';
 
 type Require = (this: NodeJS.Module, id: string) => unknown;
 
-/** `express` → `express`, `@redis/client/dist/x` → `@redis/client`; relative, absolute and core ids → undefined. */
+/**
+ * The package a require id names: `express` → `express`, `@redis/client/dist/x` →
+ * `@redis/client`, `/app/node_modules/express` → `express`; relative ids, other
+ * paths and core modules → undefined.
+ */
 export function packageNameOf(id: string): string | undefined {
   const c = id.charCodeAt(0);
-  if (c === 46 /* . */ || c === 47 /* / */ || id.startsWith('node:')) return undefined;
+  if (c === 46 /* . */ || c === 47 /* / */) {
+    const at = id.lastIndexOf('/node_modules/');
+    return at === -1 ? undefined : packageNameOf(id.slice(at + 14));
+  }
+  if (id.startsWith('node:')) return undefined;
   const slash = id.indexOf('/');
   if (c === 64 /* @ */) {
     const second = slash === -1 ? -1 : id.indexOf('/', slash + 1);

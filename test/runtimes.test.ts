@@ -4,9 +4,11 @@
 // the apps they start.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { startOtlpReceiver, OtlpReceiver } from './helpers/otlp-receiver';
-import { FIXTURES, REGISTER, get, run, startApp, RunningApp } from './helpers/app';
+import { FIXTURES, REGISTER, ROOT, get, run, startApp, RunningApp } from './helpers/app';
 import { useServices } from './helpers/services';
+import { nodeStatus } from '../src/cli/node-support';
 
 const services = useServices();
 let rx: OtlpReceiver;
@@ -63,6 +65,26 @@ describe('the Node version', () => {
     const r = await run(process.execPath, ['-p', 'process.version']);
     assert.equal(r.stdout.trim(), process.version);
   });
+  it('sidetrace doctor names the running Node, with its end of life, and says when it is past it', async () => {
+    const r = await run(process.execPath, [path.join(ROOT, 'dist', 'cli', 'index.js'), 'doctor'], { env: { SIDETRACE_COLLECTOR_HEALTH_URL: 'none' }, timeoutMs: 40_000 });
+    const row = r.stdout.split('\n').find((l) => /^\s+node\s/.test(l));
+    assert.ok(row, `a node row: ${r.stdout}`);
+    assert.ok(row.includes(`v${process.versions.node}`), row);
+    assert.match(row, /supported: Node ≥ 20\.6\.0, tested on 20, 22, 24, 26/);
+    // Node 20 reached its end of life on 2026-04-30, before this test was written.
+    if (process.versions.node.startsWith('20.')) assert.match(row, /past its end of life \(2026-04-30\).*move to Node 22 or later/);
+    else assert.match(row, /, end of life 20\d\d-\d\d-\d\d \(/);
+  });
+
+  it('the end-of-life table: supported range, end of life by date', () => {
+    const may2026 = new Date('2026-05-01T00:00:00Z');
+    assert.deepEqual(nodeStatus('20.20.2', may2026), { version: '20.20.2', supported: true, endOfLife: '2026-04-30', pastEndOfLife: true });
+    assert.equal(nodeStatus('20.20.2', new Date('2026-04-30T12:00:00Z')).pastEndOfLife, false);
+    assert.equal(nodeStatus('20.5.0', may2026).supported, false);
+    assert.equal(nodeStatus('24.22.3', may2026).pastEndOfLife, false);
+    assert.equal(nodeStatus('27.0.0', may2026).endOfLife, undefined);
+  });
+
   it(`is the one this CI leg meant to test (SIDETRACE_EXPECTED_NODE=${expected ?? ''})`, { skip: expected ? false : 'SIDETRACE_EXPECTED_NODE is not set (a run outside the CI matrix)' }, () => {
     // A major ("20") or an exact version ("24.22.3").
     const want = expected!.replace(/^v/, '');

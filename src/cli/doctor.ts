@@ -8,7 +8,7 @@
 //   jaeger            that span's trace is found through SIDETRACE_JAEGER_QUERY_URL (/api/traces/<traceId>)
 import path from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readConfig, type ConfigProblem, type SidetraceConfig } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
 import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
@@ -147,7 +147,8 @@ class Doctor {
       this.step('skip', 'export', 'no exporter is configured (propagation only)');
       return undefined;
     }
-    const span = await testSpan(this.config, identity);
+    const { testSpan } = require('../sdk/test-span') as typeof import('../sdk/test-span');
+    const span = await testSpan(this.config, identity, STEP_TIMEOUT_MS);
     const traceId = span.spanContext().traceId;
     // The doctor's own short timeout, whatever the app's is.
     const short = {
@@ -217,25 +218,6 @@ class Doctor {
     }
     this.step('FAIL', 'jaeger', `trace ${traceId} not found at ${base} within ${JAEGER_WAIT_MS / 1000} s (last answer: ${last})`);
   }
-}
-
-/** One finished span, as the app's SDK would make it (same resource), for the exporters. */
-async function testSpan(config: SidetraceConfig, identity: ServiceIdentity): Promise<ReadableSpan> {
-  const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  const { buildResource } = require('../sdk/resource') as typeof import('../sdk/resource');
-  const resource = buildResource(config, identity);
-  // Cloud detectors answer asynchronously; don't let one that never answers hold the doctor.
-  if (resource.waitForAsyncAttributes) await withTimeout(resource.waitForAsyncAttributes(), STEP_TIMEOUT_MS);
-  let finished: ReadableSpan | undefined;
-  const capture: SpanProcessor = {
-    onStart: () => {},
-    onEnd: (s) => (finished = s),
-    forceFlush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
-  };
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [capture] });
-  provider.getTracer('sidetrace', DISTRO_VERSION).startSpan('sidetrace.doctor', { attributes: { 'sidetrace.doctor': true } }).end();
-  return finished!;
 }
 
 function exportWithin(exporter: import('@opentelemetry/sdk-trace-base').SpanExporter, span: ReadableSpan, ms: number): Promise<ExportResult | 'timeout'> {

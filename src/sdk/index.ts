@@ -13,7 +13,7 @@ import { NoiseFilterProcessor } from '../policy/noise';
 import { createPropagator } from './propagators';
 import { RedactionProcessor } from '../policy/redaction';
 import { buildResource, type ServiceIdentity } from './resource';
-import { createSampler } from '../policy/sampler';
+import { createSampler } from './sampler';
 import { MainThreadForwarder, receiveWorkerSpans } from './worker-spans';
 
 export interface SdkHandle {

@@ -6,6 +6,7 @@
 //
 //   npm run build && node bench/startup-matrix.mjs [--nodes 20,22,24] [--reps 10] [--esm] [--json FILE]
 //     [--compare-preload PATH]   another sidetrace build next to this one (e.g. dist/lib/preload.js, unbundled)
+//     [--compare-register PATH]  the same for the ESM app (another build's register.mjs)
 //
 // Reported per variant: spawn → listening (wall, ms), CPU time used by then (ms;
 // the steadier figure on a shared machine), and peak RSS at listening (MiB).
@@ -30,6 +31,7 @@ const JSON_OUT = flag('--json', path.join(REPO_ROOT, 'bench', 'results', 'startu
 const PRELOAD = path.join(REPO_ROOT, 'dist', 'preload.js');
 const REGISTER = path.join(REPO_ROOT, 'dist', 'register.mjs');
 const COMPARE = flag('--compare-preload', undefined);
+const COMPARE_REGISTER = flag('--compare-register', undefined);
 const STOCK = path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'auto-instrumentations-node', 'build', 'src', 'register.js');
 
 const nodeBin = Object.fromEntries(
@@ -49,6 +51,7 @@ const VARIANTS = {
 const ESM_VARIANTS = {
   bare: { label: 'bare node', nodeArgs: [], env: {} },
   on: { label: 'sidetrace --import register (tracing on)', nodeArgs: ['--import', REGISTER], env: on },
+  ...(COMPARE_REGISTER ? { compare: { label: `sidetrace --import ${path.relative(REPO_ROOT, COMPARE_REGISTER)}`, nodeArgs: ['--import', path.resolve(COMPARE_REGISTER)], env: on } } : {}),
   off: { label: 'sidetrace --import register (off)', nodeArgs: ['--import', REGISTER], env: {} },
 };
 

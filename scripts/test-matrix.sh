@@ -22,6 +22,5 @@ leg() { # leg <major> <bundled|unbundled> <test files...>
 }
 
 leg 24 bundled   test/*.test.ts
-leg 22 bundled   "${SMOKE[@]}"
+leg 22 unbundled "${SMOKE[@]}"   # tsc's dist/lib/ passes the tests the bundle passes on 20, 24 and 26
 leg 26 bundled   "${SMOKE[@]}"
-leg 20 unbundled test/preload.test.ts test/noise.test.ts test/runtimes.test.ts

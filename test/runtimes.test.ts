@@ -9,6 +9,7 @@ import { startOtlpReceiver, OtlpReceiver } from './helpers/otlp-receiver';
 import { FIXTURES, REGISTER, ROOT, get, run, startApp, RunningApp } from './helpers/app';
 import { useServices } from './helpers/services';
 import { nodeStatus } from '../src/cli/node-support';
+import { packageNameOf } from '../src/instrumentations/first-require';
 
 const services = useServices();
 let rx: OtlpReceiver;
@@ -56,6 +57,24 @@ describe('instrumentations load on first require', () => {
     const after = await loaded();
     for (const pkg of ['pg', 'ioredis', 'redis']) assert.ok(after.includes(`@opentelemetry/instrumentation-${pkg}`), `${pkg} instrumentation loaded after the late require: ${after}`);
     assert.ok(!after.includes('@opentelemetry/instrumentation-grpc'), 'grpc was never required');
+  });
+});
+
+describe('which package a require names', () => {
+  it('bare names, scoped names, paths into node_modules; not relative paths, other paths or core modules', () => {
+    const cases: [string, string | undefined][] = [
+      ['express', 'express'],
+      ['pg/lib/client', 'pg'],
+      ['@redis/client', '@redis/client'],
+      ['@redis/client/dist/lib/client', '@redis/client'],
+      ['/app/node_modules/express', 'express'],
+      ['/app/node_modules/a/node_modules/@grpc/grpc-js/build/src/index.js', '@grpc/grpc-js'],
+      ['./lib/router', undefined],
+      ['../node-modules-like', undefined],
+      ['/app/lib/util.js', undefined],
+      ['node:http', undefined],
+    ];
+    for (const [id, name] of cases) assert.equal(packageNameOf(id), name, id);
   });
 });
 

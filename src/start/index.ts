@@ -55,7 +55,11 @@ export function start(options: StartOptions = {}): StartResult {
     for (const p of problems) log.error(p.message);
     throw new ConfigError(`sidetrace: SIDETRACE_STRICT=true and the configuration has ${problems.length} problem(s): ${problems.map((p) => p.variable).join(', ')}`);
   }
-  for (const p of problems) log.warn(p.message);
+  // Inside a worker_threads Worker the preload runs again; it traces the worker
+  // through the main thread's exporter and says nothing the main thread said (src/sdk/worker-spans.ts).
+  const inWorker = !(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+  if (inWorker) options = { ...options, announce: false, shutdownHooks: false };
+  else for (const p of problems) log.warn(p.message);
 
   if (config.agent === 'newrelic') {
     const { startNewRelicAgent, stopNewRelicAgent } = require('../newrelic/agent') as typeof import('../newrelic/agent');
@@ -72,15 +76,11 @@ export function start(options: StartOptions = {}): StartResult {
   }
 
   wireDiagnostics(config.logLevel);
-  // Inside a worker_threads Worker the preload runs again; it traces the worker
-  // through the main thread's exporter and says nothing (src/sdk/worker-spans.ts).
-  const inWorker = !(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
-  if (inWorker) options = { ...options, announce: false, shutdownHooks: false };
   const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
   // ESM imports do not go through require(), so under --import the instrumentations
   // of installed modules load at start and the loader hook is limited to their modules.
   const plan = options.instrumentations === false ? { load: [], onFirstRequire: [], unknown: [] } : planInstrumentations(config, options.esm ? appDirs() : undefined);
-  if (plan.unknown.length) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
+  if (plan.unknown.length && !inWorker) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
   const names = options.esm ? { atStart: [...plan.load, ...plan.onFirstRequire], onFirstRequire: [] } : { atStart: plan.load, onFirstRequire: plan.onFirstRequire };
 
   const { startSdk } = require('../sdk') as typeof import('../sdk');

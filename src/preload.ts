@@ -1,4 +1,6 @@
 // `node --require sidetrace/preload app.js`: start tracing before the app loads anything.
-import { startFromPreload } from './start';
+// The compile cache goes first, so that it covers what start() loads.
+import { enableCompileCache } from './start/compile-cache';
 
-startFromPreload();
+enableCompileCache();
+(require('./start') as typeof import('./start')).startFromPreload();

@@ -1,9 +1,8 @@
 // `node --import sidetrace/register app.mjs`: the preload for ESM apps. It
 // also registers the loader hook that lets instrumentations patch `import`ed
-// modules (only when tracing is on).
+// modules (only when tracing is on, only for the modules they patch).
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { startFromPreload } = require('./start/index.js') as typeof import('./start/index.js');
-
-startFromPreload({ esm: true });
+(require('./start/compile-cache.js') as typeof import('./start/compile-cache.js')).enableCompileCache();
+(require('./start/index.js') as typeof import('./start/index.js')).startFromPreload({ esm: true });

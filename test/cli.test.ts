@@ -44,7 +44,7 @@ describe('sidetrace', () => {
     assert.equal(r.err, 'sidetrace: unknown command "deploi" (see sidetrace --help)\n');
   });
 
-  it('dispatches doctor to dist/cli/doctor.js', async () => {
+  it('dispatches doctor to the doctor command', async () => {
     const r = await cli(['doctor', '--help']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.stdout.toString(), /^Usage: sidetrace doctor/);

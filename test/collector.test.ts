@@ -20,6 +20,7 @@ import { DEFAULT_IGNORE_PATHS } from '../src/config';
 import { DEFAULT_REDACTED_QUERY_PARAMS } from '../src/policy/secrets';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { jaegerServices, jaegerServiceSpans, jaegerTrace, scrape, startStack, sum, waitFor, type Stack } from './helpers/stack';
+import { PRELOAD } from './helpers/app';
 
 const LICENSE_KEY = `test${crypto.randomBytes(16).toString('hex')}NRAL`;
 const NR_OFF_LINE = 'sidetrace collector: New Relic export is off';
@@ -411,7 +412,7 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       "api.context.with(api.trace.setSpan(api.context.active(), span), () => api.trace.getTracer('app').startSpan('charge card').end());",
       'span.end();',
     ].join('\n');
-    const child = spawn(process.execPath, ['--require', path.join(ROOT, 'dist', 'preload.js'), '-e', script], {
+    const child = spawn(process.execPath, ['--require', PRELOAD, '-e', script], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH,

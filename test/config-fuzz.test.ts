@@ -17,7 +17,7 @@ import { startOtlpReceiver, OtlpReceiver } from './helpers/otlp-receiver';
 import { FIXTURES, ROOT, get, startApp, RunningApp } from './helpers/app';
 
 const CONFIG_SOURCE_DIR = path.join(ROOT, 'src', 'config');
-const CONFIG_MODULE = path.join(ROOT, 'dist', 'config', 'index.js');
+const CONFIG_MODULE = path.join(ROOT, 'dist', 'lib', 'config', 'index.js');
 const { readConfig } = require(CONFIG_MODULE) as typeof import('../src/config');
 
 /** Every environment variable name src/config/ mentions as a string literal (OTEL_*, SIDETRACE_*, KAMAL_*, NODE_ENV, …). */

@@ -8,11 +8,12 @@
 //   jaeger            that span's trace is found through SIDETRACE_JAEGER_QUERY_URL (/api/traces/<traceId>)
 import path from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readConfig, secretValues, type ConfigProblem, type ConfigResult, type SidetraceConfig } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
 import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
+import { describeNode } from './node-support';
 import { findAppPackage, serviceIdentity, type ServiceIdentity } from '../sdk/resource';
 import { withTimeout } from '../start/shutdown';
 import { DISTRO_VERSION } from '../version';
@@ -126,13 +127,14 @@ class Doctor {
     const plan = planInstrumentations(c, [process.cwd()]);
     const b = c.batch;
     const rows: [string, string][] = [
+      ['node', describeNode()],
       ['service', `${identity.name}${identity.version ? `@${identity.version}` : ''}${identity.environment ? ` (${identity.environment})` : ''}`],
       ['exporters', describeTargets(c).join('; ') || 'none (propagation only)'],
       ['sampler', `${describeSampler(c)}; noise policy ${c.noise.enabled ? 'on' : 'off'}`],
       ['batch', `queue ${b.maxQueueSize}, batch ${b.maxExportBatchSize}, every ${b.scheduledDelayMillis} ms, export timeout ${b.exportTimeoutMillis} ms`],
       ['shutdown bound', `${c.shutdownTimeoutMs} ms`],
       ['propagators', c.propagators.join(', ') || 'none'],
-      ['instrumentations', `${plan.load.join(', ') || 'none'} (for the app in ${process.cwd()})`],
+      ['instrumentations', `${plan.load.join(', ') || 'none'} at start${plan.onFirstRequire.length ? `; ${plan.onFirstRequire.join(', ')} when the app first requires their module` : ''} (for the app in ${process.cwd()})`],
       ['collector health', c.doctor.collectorHealthUrl ?? 'not checked'],
       ['jaeger query', c.doctor.jaegerQueryUrl ?? 'not set (SIDETRACE_JAEGER_QUERY_URL)'],
     ];
@@ -164,7 +166,8 @@ class Doctor {
       this.step('skip', 'export', 'no exporter is configured (propagation only)');
       return undefined;
     }
-    const span = await testSpan(this.config, identity);
+    const { testSpan } = require('../sdk/test-span') as typeof import('../sdk/test-span');
+    const span = await testSpan(this.config, identity, STEP_TIMEOUT_MS);
     const traceId = span.spanContext().traceId;
     // The doctor's own short timeout, whatever the app's is.
     const short = {
@@ -234,25 +237,6 @@ class Doctor {
     }
     this.step('FAIL', 'jaeger', `trace ${traceId} not found at ${base} within ${JAEGER_WAIT_MS / 1000} s (last answer: ${last})`);
   }
-}
-
-/** One finished span, as the app's SDK would make it (same resource), for the exporters. */
-async function testSpan(config: SidetraceConfig, identity: ServiceIdentity): Promise<ReadableSpan> {
-  const { BasicTracerProvider } = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  const { buildResource } = require('../sdk/resource') as typeof import('../sdk/resource');
-  const resource = buildResource(config, identity);
-  // Cloud detectors answer asynchronously; don't let one that never answers hold the doctor.
-  if (resource.waitForAsyncAttributes) await withTimeout(resource.waitForAsyncAttributes(), STEP_TIMEOUT_MS);
-  let finished: ReadableSpan | undefined;
-  const capture: SpanProcessor = {
-    onStart: () => {},
-    onEnd: (s) => (finished = s),
-    forceFlush: () => Promise.resolve(),
-    shutdown: () => Promise.resolve(),
-  };
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [capture] });
-  provider.getTracer('sidetrace', DISTRO_VERSION).startSpan('sidetrace.doctor', { attributes: { 'sidetrace.doctor': true } }).end();
-  return finished!;
 }
 
 function exportWithin(exporter: import('@opentelemetry/sdk-trace-base').SpanExporter, span: ReadableSpan, ms: number): Promise<ExportResult | 'timeout'> {

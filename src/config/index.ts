@@ -8,6 +8,7 @@
 import { parseTraceparent } from '../tracing/traceparent';
 import { DEFAULT_IGNORE_PATHS, DEFAULT_DETECTORS, DETECTORS, EXPORTERS, LOG_LEVELS, PROPAGATORS, PROTOCOLS, SAMPLERS } from './defaults';
 import { echo, Reader, splitList, type Env } from './reader';
+import { readCompileCache } from './compile-cache';
 import { DEFAULT_REDACTED_QUERY_PARAMS, SECRET_VARIABLES } from '../policy/secrets';
 import type {
   BatchConfig,
@@ -231,6 +232,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
     propagators,
     logLevel: r.choice('OTEL_LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: r.int('SIDETRACE_SHUTDOWN_TIMEOUT_MS', 2000, 0, 60_000),
+    compileCacheDir: readCompileCache(r),
     noise: { enabled: noiseSetting === 'on', ignorePaths: noiseSetting === 'on' ? readIgnorePaths(r) : [] },
     redaction: { queryParams: [...DEFAULT_REDACTED_QUERY_PARAMS, ...extraParams] },
     deploy: {

@@ -85,6 +85,8 @@ export interface SidetraceConfig {
   propagators: Propagator[];
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
+  /** Node's compile cache directory (SIDETRACE_COMPILE_CACHE); undefined when off. Used on Node ≥ 22.1. */
+  compileCacheDir?: string;
   noise: { enabled: boolean; ignorePaths: string[] };
   redaction: { queryParams: string[] };
   /** Where the deploy and version facts come from (resource defaults). */

@@ -8,12 +8,13 @@ import type { Tracer } from '@opentelemetry/api';
 import type { DeployEnv } from '../config/deploy';
 import { log } from '../logging/log';
 import { parseTraceparent } from '../tracing/traceparent';
+import { PACKAGE_ROOT } from '../version';
 import { CarrierError, isAlive, readCarrier, type Carrier, type CarrierAttributes } from './carrier';
 import { emitRecordedSpan } from './spans';
 import { ATTR_DEPLOYMENT_ID } from '../tracing/semconv';
 
 /** The sidetrace CLI, run for `deploy expire` (the watchdog, and closing an unclosed deploy). */
-export const CLI = path.join(__dirname, '..', 'cli', 'index.js');
+export const CLI = path.join(PACKAGE_ROOT, 'dist', 'cli', 'index.js');
 
 export function spanIdOf(traceparent: string): string | undefined {
   return parseTraceparent(traceparent)?.spanId;

@@ -1,14 +1,18 @@
 // Which instrumentations load, and how they are configured.
 //
 // Lazy on purpose: an instrumentation package is required only when it is
-// enabled AND the module it patches is installed in the app. The stock
-// register requires all ~40 packages eagerly, which costs hundreds of ms.
+// enabled AND the app first requires the module it patches (installed is not
+// enough: sidetrace's own dependencies bring @grpc/grpc-js into every app).
+// Those that patch Node's own modules load at start. The stock register
+// requires all ~40 packages eagerly, which costs hundreds of ms.
 // The noise policy lives here too where an instrumentation has a setting for
 // it, because a span that is never created costs nothing.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SidetraceConfig } from '../config';
+import { onFirstRequire } from './first-require';
+import { loadPackage } from './load-package';
 
 interface InstrumentationSpec {
   /** Upstream's short name, as in OTEL_NODE_ENABLED_INSTRUMENTATIONS. */
@@ -111,7 +115,7 @@ const SPECS: InstrumentationSpec[] = [
 ];
 
 export const INSTRUMENTATION_NAMES = SPECS.map((s) => s.name);
-/** The packages the table requires by name (scripts/lint-deps.mjs checks each is declared in package.json). */
+/** The packages the table requires by name: the build bundles each, and scripts/lint-deps.mjs checks each is declared. */
 export const INSTRUMENTATION_PACKAGES = SPECS.map((s) => s.pkg);
 
 /** Is `mod` installed where the app would find it? A cheap walk up node_modules folders. */
@@ -129,10 +133,10 @@ function installed(mod: string, fromDirs: string[]): boolean {
 }
 
 export interface InstrumentationPlan {
-  /** Names whose package will be loaded. */
+  /** Loaded at start: they patch Node's own modules. */
   load: string[];
-  /** Enabled but not loaded because the app doesn't have the target module. */
-  absent: string[];
+  /** Loaded when the app first requires one of their target modules. */
+  onFirstRequire: string[];
   /** Names in OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS that sidetrace doesn't know. */
   unknown: string[];
 }
@@ -143,19 +147,25 @@ function wanted(spec: InstrumentationSpec, config: SidetraceConfig): boolean {
   return config.noise.enabled ? spec.defaultOn : spec.upstreamOn;
 }
 
-export function planInstrumentations(config: SidetraceConfig, appDirs = defaultAppDirs()): InstrumentationPlan {
+/**
+ * The enabled instrumentations. With `installedIn`, those whose target module
+ * is not installed there are left out (the ESM path, which loads eagerly, and
+ * doctor's report).
+ */
+export function planInstrumentations(config: SidetraceConfig, installedIn?: string[]): InstrumentationPlan {
   const known = new Set(INSTRUMENTATION_NAMES);
   const named = [...(config.enabledInstrumentations ?? []), ...config.disabledInstrumentations];
-  const plan: InstrumentationPlan = { load: [], absent: [], unknown: [...new Set(named.filter((n) => !known.has(n)))] };
+  const plan: InstrumentationPlan = { load: [], onFirstRequire: [], unknown: [...new Set(named.filter((n) => !known.has(n)))] };
   for (const spec of SPECS) {
     if (!wanted(spec, config)) continue;
-    if (spec.targets.length === 0 || spec.targets.some((t) => installed(t, appDirs))) plan.load.push(spec.name);
-    else plan.absent.push(spec.name);
+    if (spec.targets.length === 0) plan.load.push(spec.name);
+    else if (!installedIn || spec.targets.some((t) => installed(t, installedIn))) plan.onFirstRequire.push(spec.name);
   }
   return plan;
 }
 
-function defaultAppDirs(): string[] {
+/** The directories the app resolves its modules from: its main script's and the working directory. */
+export function appDirs(): string[] {
   const dirs = [process.cwd()];
   if (process.argv[1]) dirs.unshift(path.dirname(path.resolve(process.argv[1])));
   return dirs;
@@ -168,7 +178,7 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
     const spec = SPECS.find((s) => s.name === name);
     if (!spec) continue;
     try {
-      const Ctor = require(spec.pkg)[spec.exportName];
+      const Ctor = (loadPackage(spec.pkg) as Record<string, new (settings: object) => Instrumentation>)[spec.exportName];
       const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...(spec.config ? spec.config(config) : {}) };
       out.push(new Ctor(settings));
     } catch (err) {
@@ -176,4 +186,36 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
     }
   }
   return out;
+}
+
+/** The modules each instrumentation patches, for the ESM loader hook's include list. */
+export function targetModules(names: string[]): string[] {
+  return SPECS.filter((s) => names.includes(s.name)).flatMap((s) => s.targets);
+}
+
+/**
+ * Creates each instrumentation in `names` when the app first requires one of
+ * its target modules, and hands it to `onCreated` before that module loads.
+ * Returns a function that stops watching.
+ */
+export function createOnFirstRequire(
+  names: string[],
+  config: SidetraceConfig,
+  onError: (line: string) => void,
+  onCreated: (name: string, instrumentation: Instrumentation) => void,
+): () => void {
+  const byTarget = new Map<string, string[]>();
+  for (const spec of SPECS) {
+    if (!names.includes(spec.name)) continue;
+    for (const t of spec.targets) byTarget.set(t, [...(byTarget.get(t) ?? []), spec.name]);
+  }
+  const created = new Set<string>();
+  return onFirstRequire(byTarget.keys(), (target) => {
+    for (const name of byTarget.get(target)!) {
+      if (created.has(name)) continue;
+      created.add(name);
+      const [instrumentation] = createInstrumentations([name], config, onError);
+      if (instrumentation) onCreated(name, instrumentation);
+    }
+  });
 }

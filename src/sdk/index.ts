@@ -7,13 +7,14 @@ import type { SidetraceConfig } from '../config';
 import { createContextManager } from './context-manager';
 import { createExporter, ExportPipeline, type ExportStats } from './exporter';
 import { idGenerator } from './id-generator';
-import { createInstrumentations } from '../instrumentations';
+import { createInstrumentations, createOnFirstRequire } from '../instrumentations';
 import { log } from '../logging/log';
 import { NoiseFilterProcessor } from '../policy/noise';
 import { createPropagator } from './propagators';
 import { RedactionProcessor } from '../policy/redaction';
 import { buildResource, type ServiceIdentity } from './resource';
-import { createSampler } from '../policy/sampler';
+import { createSampler } from './sampler';
+import { MainThreadForwarder, receiveWorkerSpans } from './worker-spans';
 
 export interface SdkHandle {
   /** Export statistics per pipeline, in exporter order. */
@@ -23,20 +24,31 @@ export interface SdkHandle {
   shutdown(): Promise<void>;
 }
 
-export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, instrumentationNames: string[]): SdkHandle {
+/** Which instrumentations to create at start, and which when the app first requires their module. */
+export interface InstrumentationNames {
+  atStart: string[];
+  onFirstRequire: string[];
+}
+
+export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, names: InstrumentationNames, options: { inWorker?: boolean } = {}): SdkHandle {
   const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
   const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
 
+  // In a worker thread, spans go to the main thread's pipelines (./worker-spans.ts), not to an exporter of the worker's own.
   const pipelines: ExportPipeline[] = [];
-  for (const name of config.exporters) {
-    const target = createExporter(name, config);
-    if (target) pipelines.push(new ExportPipeline(target, config.batch.maxQueueSize, config.batch));
+  if (!options.inWorker) {
+    for (const name of config.exporters) {
+      const target = createExporter(name, config);
+      if (target) pipelines.push(new ExportPipeline(target, config.batch.maxQueueSize, config.batch));
+    }
   }
+  const sinks: SpanProcessor[] = options.inWorker ? [new MainThreadForwarder()] : pipelines;
   const processors: SpanProcessor[] = [new RedactionProcessor(config.redaction.queryParams)];
-  for (const p of pipelines) processors.push(config.noise.enabled ? new NoiseFilterProcessor(p) : p);
+  for (const p of sinks) processors.push(config.noise.enabled ? new NoiseFilterProcessor(p) : p);
 
+  const resource = options.inWorker ? undefined : buildResource(config, identity);
   const provider = new NodeTracerProvider({
-    resource: buildResource(config, identity),
+    resource,
     sampler: createSampler(config),
     spanLimits: config.spanLimits,
     idGenerator,
@@ -45,15 +57,26 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, ins
   });
   provider.register({ propagator: createPropagator(config), contextManager: createContextManager(config.inheritedParent) });
 
-  const instrumentations = createInstrumentations(instrumentationNames, config, (line) => log.warn(line));
-  const unregister = registerInstrumentations({ instrumentations, tracerProvider: provider });
+  const warn = (line: string) => log.warn(line);
+  const instrumentations = createInstrumentations(names.atStart, config, warn);
+  const unregisters = [registerInstrumentations({ instrumentations, tracerProvider: provider })];
+  const stopWatching = createOnFirstRequire(names.onFirstRequire, config, warn, (name, instrumentation) => {
+    instrumentations.push(instrumentation);
+    unregisters.push(registerInstrumentations({ instrumentations: [instrumentation], tracerProvider: provider }));
+    log.debug(`instrumentation ${name} loaded: the app required its module`);
+  });
+
+  // Workers' spans are already redacted; the noise filter still re-parents them past this thread's folded handler spans.
+  const stopReceiving = resource && pipelines.length ? receiveWorkerSpans(resource, processors.slice(1)) : () => {};
 
   return {
     stats: pipelines.map((p) => p.stats),
     instrumentations,
     forceFlush: () => provider.forceFlush(),
     shutdown: async () => {
-      unregister();
+      stopWatching();
+      stopReceiving();
+      for (const unregister of unregisters) unregister();
       await provider.shutdown();
     },
   };

@@ -4,10 +4,11 @@
 import { readConfig, type SidetraceConfig } from '../config';
 import { oneLine } from '../logging/mask';
 import { describeSampler, describeTargets } from '../logging/describe';
-import { planInstrumentations } from '../instrumentations';
+import { appDirs, planInstrumentations } from '../instrumentations';
 import { log, setLogLevel, wireDiagnostics } from '../logging/log';
 import { serviceIdentity, type ServiceIdentity } from '../sdk/resource';
 import type { SdkHandle } from '../sdk';
+import type { InstrumentationBase } from '@opentelemetry/instrumentation';
 import { installShutdownHooks, withTimeout } from './shutdown';
 import { DISTRO_VERSION } from '../version';
 
@@ -30,8 +31,10 @@ export interface StartResult {
   enabled: boolean;
   config: SidetraceConfig;
   identity?: ServiceIdentity;
-  /** Instrumentations actually loaded. */
+  /** Instrumentations loaded at start. */
   instrumentations: string[];
+  /** Instrumentations that load when the app first requires their module. */
+  onFirstRequire: string[];
 }
 
 /** Thrown by start() when SIDETRACE_STRICT=true and the config has problems. */
@@ -52,30 +55,37 @@ export function start(options: StartOptions = {}): StartResult {
     for (const p of problems) log.error(p.message);
     throw new ConfigError(`sidetrace: SIDETRACE_STRICT=true and the configuration has ${problems.length} problem(s): ${problems.map((p) => p.variable).join(', ')}`);
   }
-  for (const p of problems) log.warn(p.message);
+  // Inside a worker_threads Worker the preload runs again; it traces the worker
+  // through the main thread's exporter and says nothing the main thread said (src/sdk/worker-spans.ts).
+  const inWorker = !(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+  if (inWorker) options = { ...options, announce: false, shutdownHooks: false };
+  else for (const p of problems) log.warn(p.message);
 
   if (config.agent === 'newrelic') {
     const { startNewRelicAgent, stopNewRelicAgent } = require('../newrelic/agent') as typeof import('../newrelic/agent');
     const enabled = startNewRelicAgent(config, { identity: options.identity, shutdownHooks: options.shutdownHooks, announce: options.announce });
     if (enabled) stopAgent = stopNewRelicAgent;
-    result = { enabled, config, instrumentations: [] };
+    result = { enabled, config, instrumentations: [], onFirstRequire: [] };
     return result;
   }
 
   if (!config.enabled) {
     if (options.announce !== false) log.info(`tracing is off: ${config.disabledReason}`);
-    result = { enabled: false, config, instrumentations: [] };
+    result = { enabled: false, config, instrumentations: [], onFirstRequire: [] };
     return result;
   }
 
   wireDiagnostics(config.logLevel);
   const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
-  const plan = options.instrumentations === false ? { load: [], absent: [], unknown: [] } : planInstrumentations(config);
-  if (plan.unknown.length) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
-  if (options.esm && plan.load.length) registerEsmHook();
+  // ESM imports do not go through require(), so under --import the instrumentations
+  // of installed modules load at start and the loader hook is limited to their modules.
+  const plan = options.instrumentations === false ? { load: [], onFirstRequire: [], unknown: [] } : planInstrumentations(config, options.esm ? appDirs() : undefined);
+  if (plan.unknown.length && !inWorker) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
+  const names = options.esm ? { atStart: [...plan.load, ...plan.onFirstRequire], onFirstRequire: [] } : { atStart: plan.load, onFirstRequire: plan.onFirstRequire };
 
   const { startSdk } = require('../sdk') as typeof import('../sdk');
-  handle = startSdk(config, identity, plan.load);
+  handle = startSdk(config, identity, names, { inWorker });
+  if (options.esm && handle.instrumentations.length) registerEsmHook(handle.instrumentations.flatMap((i) => (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name)));
   if (options.shutdownHooks !== false) removeHooks = installShutdownHooks(() => handle!.shutdown(), config.shutdownTimeoutMs);
 
   if (options.announce !== false) {
@@ -85,10 +95,11 @@ export function start(options: StartOptions = {}): StartResult {
       `v${DISTRO_VERSION} tracing ${identity.name}${identity.version ? `@${identity.version}` : ''}` +
         `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
         `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
-        `; instrumentations: ${plan.load.join(', ') || 'none'}`,
+        `; instrumentations: ${names.atStart.join(', ') || 'none'}` +
+        `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first requires their module)` : ''}`,
     ));
   }
-  result = { enabled: true, config, identity, instrumentations: plan.load };
+  result = { enabled: true, config, identity, instrumentations: names.atStart, onFirstRequire: names.onFirstRequire };
   return result;
 }
 
@@ -96,12 +107,24 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function registerEsmHook(): void {
+/**
+ * The ESM loader hook, limited to the modules the loaded instrumentations patch:
+ * every other `import` goes through Node untouched. In-thread
+ * (`module.registerHooks`) where import-in-the-middle supports it, else the
+ * off-thread `module.register`.
+ */
+function registerEsmHook(modules: string[]): void {
+  const include = [...new Set(modules)];
   try {
-    const { register } = require('node:module') as typeof import('node:module');
+    const nodeModule = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
+    // require() of an ES module is warning-free wherever registerHooks exists (Node ≥ 22.15).
+    if (typeof nodeModule.registerHooks === 'function' && (require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }).supportsSyncHooks()) {
+      (require('import-in-the-middle/register-hooks.mjs') as { register(o: { include: string[] }): void }).register({ include });
+      return;
+    }
     const { pathToFileURL } = require('node:url') as typeof import('node:url');
-    const hook = require.resolve('@opentelemetry/instrumentation/hook.mjs');
-    register(pathToFileURL(hook).href, pathToFileURL(__filename).href);
+    const hook = require.resolve('import-in-the-middle/hook.mjs');
+    nodeModule.register(pathToFileURL(hook).href, pathToFileURL(__filename).href, { data: { include } });
   } catch (err) {
     log.warn(`ESM loader hook could not be registered (${(err as Error).message}); ESM imports will not be instrumented`);
   }

@@ -4,8 +4,10 @@ import { spawn, ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-export const PRELOAD = path.join(ROOT, 'dist', 'preload.js');
-export const REGISTER = path.join(ROOT, 'dist', 'register.mjs');
+/** The build the apps run under: the bundle (dist/), or tsc's output (dist/lib/) with SIDETRACE_TEST_BUILD=unbundled. */
+export const BUILD = process.env.SIDETRACE_TEST_BUILD === 'unbundled' ? path.join(ROOT, 'dist', 'lib') : path.join(ROOT, 'dist');
+export const PRELOAD = path.join(BUILD, 'preload.js');
+export const REGISTER = path.join(BUILD, 'register.mjs');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 
 export interface RunningApp {

@@ -2,7 +2,7 @@
 // sampler around it.
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import type { SidetraceConfig } from '../config';
-import { NoiseSampler, PathMatcher } from './noise';
+import { NoiseSampler, PathMatcher } from '../policy/noise';
 
 export function createSampler(config: SidetraceConfig): Sampler {
   const b = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The Node matrix CI runs after `npm test` (the whole suite, bundled build, on
+# the machine's Node 20). One leg per line: a pinned Node (scripts/node-install.sh),
+# the build the apps run under, the test files. Each leg prints its Node version,
+# and test/runtimes.test.ts fails if the tests did not run on that Node
+# (SIDETRACE_EXPECTED_NODE). The leg's Node is first on PATH, so the tests, the
+# apps they spawn (process.execPath) and any `node` a script calls are all it.
+#
+#   bash scripts/test-matrix.sh            (after npm run build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE=(test/preload.test.ts test/noise.test.ts test/runtimes.test.ts test/collector.test.ts test/deploy.test.ts test/cli.test.ts)
+
+leg() { # leg <major> <bundled|unbundled> <test files...>
+  local major=$1 build=$2 node
+  shift 2
+  node=$(bash scripts/node-install.sh "$major" | tail -n 1)
+  echo "=== Node $("$node" --version), $build build: $*"
+  PATH="$(dirname "$node"):$PATH" SIDETRACE_EXPECTED_NODE=$major SIDETRACE_TEST_BUILD=$build \
+    "$node" --test --test-concurrency=1 --import tsx "$@"
+}
+
+leg 24 bundled   test/*.test.ts
+leg 22 unbundled "${SMOKE[@]}"   # tsc's dist/lib/ passes the tests the bundle passes on 20, 24 and 26
+leg 26 bundled   "${SMOKE[@]}"

@@ -1,0 +1,58 @@
+// Runs a callback when the app first requires a package, before that package
+// loads, so an instrumentation created in the callback registers its hooks in
+// time to patch the package and every internal file it loads.
+//
+// Why not require-in-the-middle: its callback runs after a module has loaded,
+// too late for instrumentations that patch internal files (e.g. @redis/client).
+import Module from 'node:module';
+
+type Require = (this: NodeJS.Module, id: string) => unknown;
+
+/**
+ * The package a require id names: `express` → `express`, `@redis/client/dist/x` →
+ * `@redis/client`, `/app/node_modules/express` → `express`; relative ids, other
+ * paths and core modules → undefined.
+ */
+export function packageNameOf(id: string): string | undefined {
+  const c = id.charCodeAt(0);
+  if (c === 46 /* . */ || c === 47 /* / */) {
+    const at = id.lastIndexOf('/node_modules/');
+    return at === -1 ? undefined : packageNameOf(id.slice(at + 14));
+  }
+  if (id.startsWith('node:')) return undefined;
+  const slash = id.indexOf('/');
+  if (c === 64 /* @ */) {
+    const second = slash === -1 ? -1 : id.indexOf('/', slash + 1);
+    return second === -1 ? id : id.slice(0, second);
+  }
+  return slash === -1 ? id : id.slice(0, slash);
+}
+
+/**
+ * Calls `onFirst(name)` the first time any module requires one of `packages`
+ * (by bare name or a path inside it). Returns a function that stops watching.
+ */
+export function onFirstRequire(packages: Iterable<string>, onFirst: (name: string) => void): () => void {
+  const pending = new Set(packages);
+  if (pending.size === 0) return () => {};
+  const proto = (Module as unknown as { prototype: { require: Require } }).prototype;
+  const original = proto.require;
+  const watcher: Require = function (this: NodeJS.Module, id: string) {
+    if (pending.size !== 0 && typeof id === 'string') {
+      const name = packageNameOf(id);
+      if (name !== undefined && pending.delete(name)) {
+        const top = proto.require;
+        onFirst(name);
+        // The callback may have installed a require hook of its own (the first
+        // instrumentation creates require-in-the-middle's); go through it so this
+        // very require is patched.
+        if (proto.require !== top) return proto.require.apply(this, arguments as unknown as [string]);
+      }
+    }
+    return original.apply(this, arguments as unknown as [string]);
+  };
+  proto.require = watcher;
+  return () => {
+    pending.clear();
+  };
+}

@@ -6,7 +6,7 @@ const path = require('node:path');
 // The instrumentation table requires these by name (require(spec.pkg)), which
 // knip cannot follow: they count as used. scripts/lint-deps.mjs checks that
 // each one is declared.
-const { INSTRUMENTATION_PACKAGES } = require(path.join(__dirname, 'dist', 'instrumentations', 'index.js'));
+const { INSTRUMENTATION_PACKAGES } = require(path.join(__dirname, 'dist', 'lib', 'instrumentations', 'index.js'));
 
 module.exports = {
   workspaces: {

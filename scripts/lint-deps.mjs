@@ -15,7 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(ROOT, 'dist');
+// The unbundled build (tsc's output): its requires name packages as the source does.
+// The bundles in dist/ hold the same packages inlined, or require the ones left out.
+const DIST = path.join(ROOT, 'dist', 'lib');
 const require = createRequire(import.meta.url);
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 
@@ -50,9 +52,9 @@ function requiredByDist() {
   // Required by a name taken from a table: the table says which.
   const { INSTRUMENTATION_PACKAGES } = require(path.join(DIST, 'instrumentations', 'index.js'));
   if (!Array.isArray(INSTRUMENTATION_PACKAGES) || INSTRUMENTATION_PACKAGES.length < 10) {
-    throw new Error('dist/instrumentations/index.js exports no INSTRUMENTATION_PACKAGES table: the check cannot see the lazily required packages');
+    throw new Error('dist/lib/instrumentations/index.js exports no INSTRUMENTATION_PACKAGES table: the check cannot see the lazily required packages');
   }
-  for (const p of INSTRUMENTATION_PACKAGES) add(packageOf(p), 'dist/instrumentations/index.js (the instrumentation table)');
+  for (const p of INSTRUMENTATION_PACKAGES) add(packageOf(p), 'dist/lib/instrumentations/index.js (the instrumentation table)');
   return found;
 }
 

@@ -50,6 +50,9 @@ export interface StartStackOptions {
   jaegerStorage?: 'badger' | 'memory';
   /** The tiered topology: two gateways (tail sampling, the exports) and two sidecars routing to them by trace id. */
   gateway?: boolean;
+  /** With `gateway`: how many gateways and sidecars (default TIER's two and two). */
+  gateways?: number;
+  sidecars?: number;
   /** Extra variables for the sidecar(s) (e.g. SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB, NEW_RELIC_OTLP_ENDPOINT). */
   collectorEnv?: Record<string, string>;
   /** Extra variables for the gateways (e.g. SIDETRACE_TAIL_SAMPLE_PERCENT, NEW_RELIC_LICENSE_KEY). */

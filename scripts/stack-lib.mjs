@@ -129,6 +129,8 @@ export function freePort() {
  */
 export async function startStack(options = {}) {
   const { env = process.env, log = () => {}, freePorts = false, gateway = false, collectorEnv = {}, gatewayEnv = {}, jaegerEnv = {} } = options;
+  const gatewayCount = gateway ? (options.gateways ?? TIER.gateways) : 0;
+  const sidecarCount = gateway ? (options.sidecars ?? TIER.sidecars) : 1;
   const bins = await ensureBinaries({ log });
 
   const ports = {};
@@ -225,7 +227,7 @@ export async function startStack(options = {}) {
   const gateways = [];
   const sidecars = [];
   if (gateway) {
-    for (let i = 0; i < TIER.gateways; i++) {
+    for (let i = 0; i < gatewayCount; i++) {
       const gp = {};
       for (const [key, spec] of Object.entries(GATEWAY_PORTS)) gp[key] = freePorts ? await freePort() : spec.local + TIER.step * i;
       const gw = collectorService(
@@ -250,7 +252,7 @@ export async function startStack(options = {}) {
     }
   }
   const endpoints = gateways.map((g) => g.urls.otlpGrpcEndpoint).join(',');
-  for (let i = 0; i < (gateway ? TIER.sidecars : 1); i++) {
+  for (let i = 0; i < sidecarCount; i++) {
     const own = {};
     for (const [name, spec] of Object.entries(PORTS)) {
       if (spec.service !== 'collector') continue;
@@ -301,8 +303,9 @@ export async function startStack(options = {}) {
     newRelicEndpoint: first.handle.env().NEW_RELIC_OTLP_ENDPOINT ?? 'https://otlp.nr-data.net',
     collector: { get pid() { return first.handle.pid; }, logFile: first.handle.logFile },
     jaeger: { get pid() { return jaeger.child?.pid; }, logFile: jaeger.logFile },
-    sidecars: sidecars.map((s) => ({ ...s.urls, ...s.handle })),
-    gateways: gateways.map((g) => ({ ...g.urls, ...g.handle })),
+    // Object.assign keeps the handles' pid getters live across restarts.
+    sidecars: sidecars.map((s) => Object.assign(s.handle, s.urls)),
+    gateways: gateways.map((g) => Object.assign(g.handle, g.urls)),
     restartCollector: (opts) => first.handle.restart(opts),
     stopCollector: (signal = 'SIGTERM') => first.handle.stop(signal),
     startCollector: () => first.handle.start(),

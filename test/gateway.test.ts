@@ -234,16 +234,17 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     return total;
   };
 
-  /** Every trace the gateways saw is decided and what they kept has left their queues into Jaeger. */
+  /** At least `traces` decisions, none waiting, and what the gateways kept has left their queues into Jaeger. */
   async function settled(traces: number) {
     await waitFor(
       async () => ({
         decided: await gatewayMetric('otelcol_processor_tail_sampling_global_count_traces_sampled'),
+        waiting: await gatewayMetric('otelcol_processor_tail_sampling_sampling_traces_on_memory'),
         queued: await gatewayMetric('otelcol_exporter_queue_size', { exporter: 'otlp_grpc/jaeger' }),
         sent: await gatewayMetric('otelcol_exporter_sent_spans', { exporter: 'otlp_grpc/jaeger' }),
         stored: sum(await scrape(stack.jaegerMetricsUrl), 'otelcol_receiver_accepted_spans'),
       }),
-      (m) => m.decided >= traces && m.queued === 0 && m.stored >= m.sent,
+      (m) => m.decided >= traces && m.waiting === 0 && m.queued === 0 && m.stored >= m.sent,
       { what: `${traces} traces decided and exported`, timeoutMs: 90_000, intervalMs: 500 },
     );
   }
@@ -399,6 +400,87 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     assert.deepEqual(fs.readFileSync(`/proc/${stack.gateways[0].pid}/cmdline`, 'utf8').split('\0').filter((a) => a.endsWith('.yaml')).map((f) => path.basename(f)), ['gateway.yaml', 'gateway-newrelic.yaml']);
   });
 
+  test('the spans-per-second cap: above it the rest is held to its share while errors are still kept', async (t) => {
+    const CAP = 100;
+    const restartAll = (env: Record<string, string>) => Promise.all(stack.gateways.map((g) => g.restart({ env })));
+    await restartAll({ SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: String(CAP), SIDETRACE_TAIL_SAMPLE_PERCENT: '100' });
+    try {
+      const started = Date.now();
+      const [ordinary, errors] = await Promise.all([drive('ok', 300), drive('fail', 10, 2)]);
+      const sendSeconds = (Date.now() - started) / 1000;
+      await settled(0);
+      const jaeger = await waitFor(jaegerTraces, (all) => errors.every((e) => all.has(e.traceId)), { what: 'the error traces in Jaeger', timeoutMs: 60_000 });
+      const kept = ordinary.filter((s) => jaeger.has(s.traceId)).length;
+      // The sample's share is 30% of the cap, per gateway and per second of decisions; the traces
+      // arrived within sendSeconds, so they were decided within that many seconds plus two.
+      const share = (CAP * 30) / 100 / 3;
+      const bound = stack.gateways.length * share * (Math.ceil(sendSeconds) + 2);
+      assert.ok(kept < ordinary.length, `the cap dropped some of the rest (${kept} of ${ordinary.length} kept at 100%)`);
+      assert.ok(kept <= bound, `${kept} ordinary traces kept; the cap allows at most ${bound} in ${sendSeconds.toFixed(1)} s`);
+      for (const e of errors) assert.equal(jaeger.get(e.traceId)?.length, 3, 'every error trace kept, whole');
+      t.diagnostic(`cap ${CAP} spans/s per gateway, sample 100%: ${kept} of ${ordinary.length} ordinary traces kept (bound ${bound}), all ${errors.length} error traces kept`);
+    } finally {
+      await restartAll({ SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: '1000000', SIDETRACE_TAIL_SAMPLE_PERCENT: String(SAMPLE_PERCENT) });
+    }
+  });
+
+  test('a gateway killed: its share waits at the sidecars and is delivered if it is back in time; later it is dropped, counted exactly', async (t) => {
+    const [, dead] = stack.gateways;
+    const lbSent = async () => {
+      let n = 0;
+      for (const sc of stack.sidecars) n += sum(await scrape(sc.collectorMetricsUrl), 'otelcol_exporter_sent_spans', { exporter: 'load_balancing/gateway' });
+      return n;
+    };
+    const accepted = (url: string) => scrape(url).then((m) => sum(m, 'otelcol_receiver_accepted_spans'));
+    const complete = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.get(s.traceId)?.length === 3);
+    const partialIn = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.has(s.traceId) && jaeger.get(s.traceId)!.length !== 3);
+
+    // 1. A short outage: killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (15 s here).
+    await dead.stop('SIGKILL');
+    const short = await drive('fail', 200);
+    const live = await waitFor(jaegerTraces, (j) => complete(j, short).length > 0, { what: 'the live gateway\'s share in Jaeger', timeoutMs: 60_000 });
+    const whileDown = complete(live, short).length;
+    assert.ok(whileDown >= 40 && whileDown <= 160, `while one of two gateways is down, only the live one's share arrives (${whileDown} of ${short.length})`);
+    await dead.start();
+    const after = await waitFor(jaegerTraces, (j) => complete(j, short).length === short.length, { what: 'every trace after the gateway came back', timeoutMs: 60_000 });
+    assert.deepEqual(partialIn(after, short), [], 'none partial');
+
+    // 2. A long outage: past the retry window the waiting share is dropped.
+    await settled(0);
+    const sent0 = await lbSent();
+    const live0 = await accepted(stack.gateways[0].metricsUrl);
+    const logMarks = stack.sidecars.map((sc) => sc.log().length);
+    await dead.stop('SIGKILL');
+    const long = await drive('fail', 200);
+    const dropLines = () =>
+      stack.sidecars.flatMap((sc, i) => sc.log().slice(logMarks[i]).split('\n').filter((l) => l.includes('Exporting failed. Dropping data.') && l.includes(dead.otlpGrpcEndpoint)));
+    const dropped = () => dropLines().reduce((a, l) => a + Number(/"dropped_items": (\d+)/.exec(l)?.[1] ?? 0), 0);
+    // Every span sent for the dead gateway is either dropped (logged) or still waiting; wait for the former.
+    const sentDuring = await waitFor(async () => (await lbSent()) - sent0, (n) => n >= long.length * 3, { what: 'the sidecars to route the traffic' });
+    await waitFor(
+      async () => ({ dropped: dropped(), live: (await accepted(stack.gateways[0].metricsUrl)) - live0 }),
+      (v) => v.dropped + v.live === sentDuring,
+      { what: 'every span for the dead gateway dropped after the retry window', timeoutMs: 90_000, intervalMs: 1_000 },
+    );
+    await dead.start();
+    await settled(0);
+    const final = await jaegerTraces();
+    const delivered = complete(final, long);
+    const missing = long.filter((s) => !final.has(s.traceId));
+    assert.deepEqual(partialIn(final, long), [], 'none partial: a trace\'s spans from both sidecars went to the same gateway, and were dropped together');
+    assert.equal(delivered.length + missing.length, long.length);
+    assert.ok(missing.length >= 40 && missing.length <= 160, `the dead gateway's share was lost (${missing.length} of ${long.length}); the live one did not take it over`);
+    // The loss is exact in what the collectors report: the sidecars' log lines, and the gap between
+    // what the sidecars' load_balancing exporter counts as sent and what the gateways accepted.
+    const gap = sentDuring - ((await accepted(stack.gateways[0].metricsUrl)) - live0) - (await accepted(dead.metricsUrl));
+    assert.equal(dropped(), missing.length * 3, 'the sidecars logged every dropped span');
+    assert.equal(gap, missing.length * 3, 'sent at the sidecars minus accepted at the gateways is the loss');
+    t.diagnostic(
+      `static list, gateway-2 SIGKILLed: short outage (back within the 15 s retry window): ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after; ` +
+        `long outage: ${missing.length} of ${long.length} traces (${missing.length * 3} spans) lost, ${dropLines().length} "Dropping data" lines, metric gap ${gap} spans; none partial`,
+    );
+  });
+
   test('Jaeger restarted (SIGTERM, then SIGKILL): the traces it had are still returned (Badger)', async () => {
     const before = await jaegerTraces();
     assert.ok(before.size > 100);
@@ -407,6 +489,29 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       await stack.restartJaeger({ signal });
       for (const id of sample) assert.equal((await jaegerTrace(stack.jaegerUrl, id)).length, before.get(id)!.length, `trace ${id} after ${signal}`);
       assert.equal((await jaegerTraces()).size, before.size, `the search finds every trace after ${signal}`);
+    }
+  });
+});
+
+describe('Jaeger in memory, on request', () => {
+  test('SIDETRACE_JAEGER_STORAGE=memory: a restart loses the traces (the option really switches the store)', async () => {
+    const stack = await startStack({ jaegerStorage: 'memory' });
+    try {
+      assert.equal(stack.jaegerStorage, 'memory');
+      const provider = new BasicTracerProvider({
+        resource: resourceFromAttributes({ 'service.name': `${SERVICE}-memory` }),
+        spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${stack.otlpHttpUrl}/v1/traces` }))],
+      });
+      const span = provider.getTracer('gateway-test').startSpan('kept in memory');
+      span.end();
+      await provider.shutdown();
+      const traceId = span.spanContext().traceId;
+      await waitFor(() => jaegerTrace(stack.jaegerUrl, traceId), (s) => s.length === 1, { what: 'the span in Jaeger' });
+      await stack.restartJaeger();
+      assert.deepEqual(await jaegerTrace(stack.jaegerUrl, traceId), [], 'gone after the restart');
+      assert.deepEqual(fs.readdirSync(stack.jaegerDataDir), [], 'nothing was written to the Badger directory');
+    } finally {
+      await stack.stop();
     }
   });
 });

@@ -189,7 +189,7 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
         // The cap is tested on its own below; here every policy must be free to keep what it matches.
         SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: '1000000',
       },
-      collectorEnv: { SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED: '15s' },
+      collectorEnv: { SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED: '30s' },
     });
     const serviceEnv = (name: string, sidecar: number, extra: Record<string, string> = {}) => ({
       OTEL_SERVICE_NAME: name,
@@ -435,7 +435,7 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     const complete = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.get(s.traceId)?.length === 3);
     const partialIn = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.has(s.traceId) && jaeger.get(s.traceId)!.length !== 3);
 
-    // 1. A short outage: killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (15 s here).
+    // 1. A short outage: killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (30 s here).
     await dead.stop('SIGKILL');
     const short = await drive('fail', 200);
     const live = await waitFor(jaegerTraces, (j) => complete(j, short).length > 0, { what: 'the live gateway\'s share in Jaeger', timeoutMs: 60_000 });
@@ -476,7 +476,7 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     assert.equal(dropped(), missing.length * 3, 'the sidecars logged every dropped span');
     assert.equal(gap, missing.length * 3, 'sent at the sidecars minus accepted at the gateways is the loss');
     t.diagnostic(
-      `static list, gateway-2 SIGKILLed: short outage (back within the 15 s retry window): ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after; ` +
+      `static list, gateway-2 SIGKILLed: short outage (back within the 30 s retry window): ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after; ` +
         `long outage: ${missing.length} of ${long.length} traces (${missing.length * 3} spans) lost, ${dropLines().length} "Dropping data" lines, metric gap ${gap} spans; none partial`,
     );
   });

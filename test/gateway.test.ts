@@ -457,6 +457,9 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       // The sidecars routed every span (the dead gateway's share into its queue), and the live gateway
       // decided and exported its share (settled() reads the running gateways only).
       await waitFor(async () => (await lbSent()) - sentA, (n) => n >= short.length * 3, { what: 'the sidecars to route the traffic' });
+      // The sidecars send from their queues: wait until the live gateway has stopped receiving.
+      let last = -1;
+      await waitFor(async () => accepted(stack.gateways[0].metricsUrl), (n) => n === last || ((last = n), false), { what: 'the live gateway to receive its share', intervalMs: 2_000 });
       await settled(0);
       const whileDown = complete(await jaegerTraces(), short).length;
       assert.ok(whileDown >= 40 && whileDown <= 160, `while one of two gateways is down, only the live one's share arrives (${whileDown} of ${short.length})`);

@@ -478,11 +478,13 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       await settled(0);
       const sent0 = await lbSent();
       const live0 = await accepted(stack.gateways[0].metricsUrl);
-      const logMarks = stack.sidecars.map((sc) => sc.log().length);
+      // Whole log files (log() is only the tail): what each sidecar logs from here on.
+      const fullLog = (file: string) => fs.readFileSync(file, 'utf8');
+      const logMarks = stack.sidecars.map((sc) => fullLog(sc.logFile).length);
       await dead.stop('SIGKILL');
       const long = await drive('fail', 200);
       const dropLines = () =>
-        stack.sidecars.flatMap((sc, i) => sc.log().slice(logMarks[i]).split('\n').filter((l) => l.includes('Exporting failed. Dropping data.') && l.includes(dead.otlpGrpcEndpoint)));
+        stack.sidecars.flatMap((sc, i) => fullLog(sc.logFile).slice(logMarks[i]).split('\n').filter((l) => l.includes('Exporting failed. Dropping data.') && l.includes(dead.otlpGrpcEndpoint)));
       const dropped = () => dropLines().reduce((a, l) => a + Number(/"dropped_items": (\d+)/.exec(l)?.[1] ?? 0), 0);
       // Every span sent for the dead gateway is either dropped (logged) or still waiting; wait for the former.
       const sentDuring = await waitFor(async () => (await lbSent()) - sent0, (n) => n >= long.length * 3, { what: 'the sidecars to route the traffic' });

@@ -248,6 +248,9 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
 
   /** At least `traces` decisions in all (the counters restart with a gateway), none waiting, and what the gateways kept has left their queues into Jaeger. */
   async function settled(traces: number) {
+    // The batch processor holds up to 1 s of kept spans before the exporter sees them: the count
+    // sent to Jaeger must also stay the same across two reads 1.5 s apart.
+    let lastSent = -1;
     await waitFor(
       async () => ({
         decided: await gatewayMetric('otelcol_processor_tail_sampling_global_count_traces_sampled'),
@@ -256,8 +259,12 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
         sent: await gatewayMetric('otelcol_exporter_sent_spans', { exporter: 'otlp_grpc/jaeger' }),
         stored: sum(await scrape(stack.jaegerMetricsUrl), 'otelcol_exporter_sent_spans_total', { exporter: 'jaeger_storage_exporter' }),
       }),
-      (m) => m.decided >= traces && m.waiting === 0 && m.queued === 0 && m.stored >= m.sent,
-      { what: `${traces} traces decided and exported`, timeoutMs: 90_000, intervalMs: 500 },
+      (m) => {
+        const steady = m.sent === lastSent;
+        lastSent = m.sent;
+        return steady && m.decided >= traces && m.waiting === 0 && m.queued === 0 && m.stored >= m.sent;
+      },
+      { what: `${traces} traces decided and exported`, timeoutMs: 90_000, intervalMs: 1_500 },
     );
   }
 

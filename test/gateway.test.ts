@@ -25,7 +25,7 @@ import {
   JAEGER_CONFIG_FILE,
   type Binaries,
 } from '../scripts/stack-lib.mjs';
-import { cli, CLI } from './helpers/deploy';
+import { cli } from './helpers/deploy';
 import { FIXTURES, PRELOAD, startApp, type RunningApp } from './helpers/app';
 import { startOtlpReceiver, type OtlpReceiver } from './helpers/otlp-receiver';
 import { flattenTrace, jaegerTrace, scrape, startStack, sum, waitFor, type JaegerSpan, type Stack } from './helpers/stack';
@@ -554,6 +554,18 @@ describe('Jaeger in memory, on request', () => {
       await waitFor(() => jaegerTrace(stack.jaegerUrl, traceId), (s) => s.length === 1, { what: 'the span in Jaeger' });
       await stack.restartJaeger();
       assert.deepEqual(await jaegerTrace(stack.jaegerUrl, traceId), [], 'gone after the restart');
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('a bad SIDETRACE_JAEGER_STORAGE is named in one line and Badger is used', async () => {
+    const said: string[] = [];
+    const stack = await startStack({ jaegerEnv: { SIDETRACE_JAEGER_STORAGE: 'mem' }, log: (line) => said.push(line) });
+    try {
+      assert.deepEqual(said.filter((l) => l.includes('SIDETRACE_JAEGER_STORAGE')), ['SIDETRACE_JAEGER_STORAGE="mem" is not badger or memory; using badger']);
+      assert.equal(stack.jaegerStorage, 'badger');
+      assert.deepEqual(fs.readdirSync(stack.jaegerDataDir).sort(), ['keys', 'values'], 'Badger\'s directories are there');
     } finally {
       await stack.stop();
     }

@@ -5,6 +5,7 @@
 // decoded; then end to end against the real collector and the real Jaeger.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -160,6 +161,28 @@ describe('sidetrace doctor', () => {
       'FAIL tracing: off: SIDETRACE_ENABLED=false',
     ]);
     assert.match(r.stdout, /^sidetrace doctor: 3 check\(s\) failed: config, tracing$/m);
+  });
+
+  it('New Relic agent mode: checks what the agent needs instead of the exporters, never prints the key', async () => {
+    // newrelic (a devDependency here) is installed, so with a key the mode is ready; the agent itself is not loaded.
+    const ready = await doctor({ SIDETRACE_AGENT: 'newrelic', NEW_RELIC_LICENSE_KEY: LICENSE_KEY, NEW_RELIC_APP_NAME: 'doctor-nr', NEW_RELIC_NO_CONFIG_FILE: 'true' });
+    assert.equal(ready.code, 0, ready.stdout + ready.stderr);
+    const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'newrelic', 'package.json'), 'utf8')).version;
+    assert.deepEqual(steps(ready.stdout), [
+      'ok config: no problems',
+      `ok tracing: on: New Relic agent mode, newrelic ${version} (license key from NEW_RELIC_LICENSE_KEY)`,
+      'skip collector health: New Relic agent mode: the agent sends to New Relic directly',
+      'skip export: New Relic agent mode: the agent sends to New Relic directly',
+      'skip jaeger: New Relic agent mode: the agent sends to New Relic directly',
+    ]);
+    assert.doesNotMatch(ready.stdout, /not available/);
+    assertNoSecrets(ready.stdout + ready.stderr);
+
+    const noKey = await doctor({ SIDETRACE_AGENT: 'newrelic', NEW_RELIC_APP_NAME: 'doctor-nr', NEW_RELIC_NO_CONFIG_FILE: 'true' });
+    assert.equal(noKey.code, 1);
+    assert.deepEqual(steps(noKey.stdout).filter((l) => l.startsWith('FAIL')), [
+      'FAIL tracing: SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the New Relic agent is not loaded and the app runs untraced',
+    ]);
   });
 
   it('--help explains it; an unexpected argument exits 2', async () => {

@@ -73,13 +73,29 @@ class Doctor {
     if (this.problems.length) for (const p of this.problems) this.step('FAIL', 'config', p.message);
     else this.step('ok', 'config', 'no problems');
 
-    if (c.agent === 'newrelic') this.step('FAIL', 'tracing', 'SIDETRACE_AGENT=newrelic is not available in this version; tracing is off');
-    else if (!c.enabled) this.step('FAIL', 'tracing', `off: ${c.disabledReason}`);
+    if (c.agent === 'newrelic') {
+      this.checkNewRelicAgent();
+      return;
+    }
+    if (!c.enabled) this.step('FAIL', 'tracing', `off: ${c.disabledReason}`);
     else this.step('ok', 'tracing', 'on');
 
     await this.checkHealth();
     const traceId = await this.checkExport(identity);
     await this.checkJaeger(traceId);
+  }
+
+  /** New Relic agent mode: the agent reports to New Relic itself, so there is no collector or exporter to check here. */
+  private checkNewRelicAgent(): void {
+    const { newRelicReadiness } = require('../newrelic/agent') as typeof import('../newrelic/agent');
+    const readiness = newRelicReadiness(this.config.newRelic);
+    if (!readiness.ready) {
+      this.step('FAIL', 'tracing', readiness.reason);
+      return;
+    }
+    const source = readiness.configFile ? `settings from ${readiness.configFile}` : 'license key from NEW_RELIC_LICENSE_KEY';
+    this.step('ok', 'tracing', `on: New Relic agent mode, newrelic ${readiness.version} (${source})`);
+    for (const check of ['collector health', 'export', 'jaeger']) this.step('skip', check, 'New Relic agent mode: the agent sends to New Relic directly');
   }
 
   finish(): number {

@@ -75,24 +75,38 @@ function agentVersion(): string | undefined {
   }
 }
 
+export type NewRelicReadiness =
+  | { ready: true; version: string; configFile?: string }
+  | { ready: false; level: 'info' | 'warn'; reason: string };
+
+/** Whether the agent can be loaded, decided without loading any of it (the start-up path and `sidetrace doctor` share this). */
+export function newRelicReadiness(nrc: NewRelicConfig): NewRelicReadiness {
+  if (nrc.disabledReason) return { ready: false, level: 'info', reason: `tracing is off: ${nrc.disabledReason}; the New Relic agent is not loaded` };
+  const version = agentVersion();
+  if (!version) {
+    return { ready: false, level: 'warn', reason: `SIDETRACE_AGENT=newrelic needs the newrelic package (npm install newrelic@^${SUPPORTED_MAJOR}); the app runs untraced` };
+  }
+  const configFile = findConfigFile(nrc);
+  if (!nrc.licenseKeySet && !configFile) {
+    return {
+      ready: false,
+      level: 'warn',
+      reason: 'SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the New Relic agent is not loaded and the app runs untraced',
+    };
+  }
+  return { ready: true, version, configFile };
+}
+
 /** Starts the agent with its OpenTelemetry bridge; false (after one line) when the app runs untraced. */
 export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicStartOptions = {}): boolean {
   const nrc = config.newRelic;
   timeoutMs = config.shutdownTimeoutMs;
-  if (nrc.disabledReason) {
-    log.info(`tracing is off: ${nrc.disabledReason}; the New Relic agent is not loaded`);
+  const readiness = newRelicReadiness(nrc);
+  if (!readiness.ready) {
+    log[readiness.level](readiness.reason);
     return false;
   }
-  const version = agentVersion();
-  if (!version) {
-    log.warn(`SIDETRACE_AGENT=newrelic needs the newrelic package (npm install newrelic@^${SUPPORTED_MAJOR}); the app runs untraced`);
-    return false;
-  }
-  const configFile = findConfigFile(nrc);
-  if (!nrc.licenseKeySet && !configFile) {
-    log.warn('SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the New Relic agent is not loaded and the app runs untraced');
-    return false;
-  }
+  const { version, configFile } = readiness;
   let appName: string | undefined;
   if (!nrc.appNameSet && !configFile) {
     const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };

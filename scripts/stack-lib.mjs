@@ -5,9 +5,13 @@
 //
 // startStack() builds the binaries when missing, starts Jaeger then the
 // collector, waits for both health endpoints, and returns their URLs and a
-// stop(). Children are stopped on stop(), on process exit, on SIGINT/SIGTERM/
-// SIGHUP when nobody else handles them, and (through a small shell watchdog)
-// even when this process is killed outright.
+// stop(). With `gateway: true` it starts the tiered topology instead: Jaeger,
+// two gateway collectors (collector/gateway.yaml) and two sidecars in gateway
+// mode routing to them (docs/gateway.md). Every collector is started through
+// collector/entrypoint.sh, which picks its config files, so the local stack
+// and compose decide the same way. Children are stopped on stop(), on process
+// exit, on SIGINT/SIGTERM/SIGHUP when nobody else handles them, and (through a
+// small shell watchdog) even when this process is killed outright.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -19,10 +23,18 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const COLLECTOR_DIR = path.join(REPO_ROOT, 'collector');
 export const BUILD_SCRIPT = path.join(REPO_ROOT, 'scripts', 'stack-build.sh');
 
-/** The collector's config files: the base, the New Relic overlay (only with a license key), the debug overlay. */
-export const COLLECTOR_CONFIG_FILES = ['otel-collector.yaml', 'newrelic.yaml', 'debug.yaml'];
+/** The sidecar's config files: the base, the New Relic overlay (only with a license key), the debug overlay. */
+export const SIDECAR_CONFIG_FILES = ['otel-collector.yaml', 'newrelic.yaml', 'debug.yaml'];
+/** Gateway mode at the sidecar (merged over otel-collector.yaml): the export to the gateways and its two resolvers. */
+export const SIDECAR_GATEWAY_FILES = ['sidecar-gateway.yaml', 'sidecar-gateway-static.yaml', 'sidecar-gateway-dns.yaml'];
+/** The gateway collector's config and its New Relic overlay (only with a license key). */
+export const GATEWAY_CONFIG_FILES = ['gateway.yaml', 'gateway-newrelic.yaml'];
+/** Every collector config file the entrypoint can choose. */
+export const COLLECTOR_CONFIG_FILES = [...SIDECAR_CONFIG_FILES, ...SIDECAR_GATEWAY_FILES, ...GATEWAY_CONFIG_FILES];
 export const COLLECTOR_ENTRYPOINT = 'entrypoint.sh';
 export const JAEGER_CONFIG_FILE = 'jaeger.yaml';
+/** Jaeger with a shared search cluster instead of Badger (docs/gateway.md); not used by the local stack. */
+export const JAEGER_CLUSTER_CONFIG_FILES = ['jaeger-elasticsearch.yaml', 'jaeger-opensearch.yaml'];
 
 /**
  * Every port of the stack: the variable its config file reads and the default there
@@ -43,15 +55,32 @@ export const PORTS = {
   jaegerMetrics: { service: 'jaeger', env: 'SIDETRACE_JAEGER_METRICS_PORT', default: 28888 },
 };
 
+/**
+ * The tiered topology (`gateway: true`): how many of each, and the ports of each instance on loopback.
+ * Sidecar i listens on the PORTS defaults + 10·i; gateway i on GATEWAY_PORTS + 10·i. A gateway reads
+ * the sidecar's variable names (collector/gateway.yaml), so `env` is the variable each port is given in.
+ */
+export const TIER = { sidecars: 2, gateways: 2, step: 10 };
+export const GATEWAY_PORTS = {
+  otlpGrpc: { env: 'SIDETRACE_COLLECTOR_OTLP_GRPC_PORT', local: 4417 },
+  health: { env: 'SIDETRACE_COLLECTOR_HEALTH_PORT', local: 13233 },
+  metrics: { env: 'SIDETRACE_COLLECTOR_METRICS_PORT', local: 8988 },
+};
+
 /** Variables the stack runner sets itself (besides the ports). */
 export const COLLECTOR_HOST_ENV = 'SIDETRACE_COLLECTOR_HOST';
 export const JAEGER_HOST_ENV = 'SIDETRACE_JAEGER_HOST';
 export const JAEGER_ENDPOINT_ENV = 'SIDETRACE_JAEGER_OTLP_ENDPOINT';
 export const STORAGE_DIR_ENV = 'SIDETRACE_COLLECTOR_STORAGE_DIR';
+export const ROLE_ENV = 'SIDETRACE_COLLECTOR_ROLE';
+export const GATEWAY_ENDPOINTS_ENV = 'SIDETRACE_GATEWAY_ENDPOINTS';
+export const JAEGER_STORAGE_ENV = 'SIDETRACE_JAEGER_STORAGE';
+export const JAEGER_DATA_DIR_ENV = 'SIDETRACE_JAEGER_DATA_DIR';
+export const JAEGER_STORAGES = ['badger', 'memory'];
 /** Passed through from the caller's environment to the collector. */
 export const NEW_RELIC_ENV = ['NEW_RELIC_LICENSE_KEY', 'NEW_RELIC_OTLP_ENDPOINT'];
-/** Prefixes of the caller's variables passed to the collector and Jaeger as overrides (memory limits, queue size…). */
-const PASSED_PREFIXES = ['SIDETRACE_COLLECTOR_', 'SIDETRACE_SPANMETRICS_', 'SIDETRACE_NEW_RELIC_', 'SIDETRACE_JAEGER_'];
+/** Prefixes of the caller's variables passed to the collectors and Jaeger as overrides (memory limits, queue size, sampling…). */
+const PASSED_PREFIXES = ['SIDETRACE_COLLECTOR_', 'SIDETRACE_SPANMETRICS_', 'SIDETRACE_NEW_RELIC_', 'SIDETRACE_JAEGER_', 'SIDETRACE_GATEWAY_', 'SIDETRACE_TAIL_'];
 const PASSED_PLAIN = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'GOMEMLIMIT', 'GOMAXPROCS', ...NEW_RELIC_ENV];
 
 const LOOPBACK = '127.0.0.1';
@@ -99,7 +128,9 @@ export function freePort() {
  * @returns {Promise<import('./stack-lib.d.mts').Stack>}
  */
 export async function startStack(options = {}) {
-  const { env = process.env, log = () => {}, freePorts = false, collectorEnv = {}, jaegerEnv = {} } = options;
+  const { env = process.env, log = () => {}, freePorts = false, gateway = false, collectorEnv = {}, gatewayEnv = {}, jaegerEnv = {} } = options;
+  const gatewayCount = gateway ? (options.gateways ?? TIER.gateways) : 0;
+  const sidecarCount = gateway ? (options.sidecars ?? TIER.sidecars) : 1;
   const bins = await ensureBinaries({ log });
 
   const ports = {};
@@ -109,13 +140,13 @@ export async function startStack(options = {}) {
   }
 
   // Default (the developer's stack): state and logs under .stack/, kept across runs so the
-  // New Relic queue survives a restart. Free ports (tests): a temp dir removed on stop().
-  const tempDir = freePorts && !(options.storageDir && options.logDir) ? fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-stack-')) : undefined;
+  // New Relic queue and Jaeger's traces survive a restart. Free ports (tests): a temp dir removed on stop().
+  const tempDir = freePorts && !(options.storageDir && options.logDir && options.jaegerDataDir) ? fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-stack-')) : undefined;
   const stateDir = tempDir ?? path.join(REPO_ROOT, '.stack');
   const storageDir = options.storageDir ?? path.join(stateDir, 'collector-storage');
   const logDir = options.logDir ?? path.join(stateDir, 'logs');
-  fs.mkdirSync(storageDir, { recursive: true });
-  fs.mkdirSync(logDir, { recursive: true });
+  const jaegerDataDir = options.jaegerDataDir ?? path.join(stateDir, 'jaeger-data');
+  for (const dir of [storageDir, logDir, jaegerDataDir]) fs.mkdirSync(dir, { recursive: true });
 
   // PATH and HOME always (to find sh); the rest only from `env`, so a test's stack ignores the developer's shell.
   const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? os.tmpdir() };
@@ -127,6 +158,15 @@ export async function startStack(options = {}) {
   base[JAEGER_HOST_ENV] = LOOPBACK;
   base[JAEGER_ENDPOINT_ENV] = `${LOOPBACK}:${ports.jaegerOtlpGrpc}`;
   base[STORAGE_DIR_ENV] = storageDir;
+  base[JAEGER_DATA_DIR_ENV] = jaegerDataDir;
+
+  // Jaeger's store: badger unless memory is asked for (option, or the variable); a bad value is named and replaced.
+  const storageWanted = options.jaegerStorage ?? jaegerEnv[JAEGER_STORAGE_ENV] ?? base[JAEGER_STORAGE_ENV];
+  let jaegerStorage = 'badger';
+  if (storageWanted !== undefined && storageWanted !== '') {
+    if (JAEGER_STORAGES.includes(storageWanted)) jaegerStorage = storageWanted;
+    else log(`${JAEGER_STORAGE_ENV}="${storageWanted}" is not ${JAEGER_STORAGES.join(' or ')}; using badger`);
+  }
 
   const urls = {
     jaegerUrl: `http://${LOOPBACK}:${ports.jaegerQueryHttp}`,
@@ -134,11 +174,6 @@ export async function startStack(options = {}) {
     jaegerOtlpHttpUrl: `http://${LOOPBACK}:${ports.jaegerOtlpHttp}`,
     jaegerHealthUrl: `http://${LOOPBACK}:${ports.jaegerHealth}/status`,
     jaegerMetricsUrl: `http://${LOOPBACK}:${ports.jaegerMetrics}/metrics`,
-    otlpHttpUrl: `http://${LOOPBACK}:${ports.otlpHttp}`,
-    otlpGrpcUrl: `http://${LOOPBACK}:${ports.otlpGrpc}`,
-    collectorHealthUrl: `http://${LOOPBACK}:${ports.collectorHealth}/`,
-    collectorMetricsUrl: `http://${LOOPBACK}:${ports.collectorMetrics}/metrics`,
-    spanMetricsUrl: `http://${LOOPBACK}:${ports.spanMetrics}/metrics`,
   };
 
   const owned = new OwnedProcesses(tempDir);
@@ -146,64 +181,143 @@ export async function startStack(options = {}) {
     name: 'jaeger',
     command: bins.jaegerBin,
     args: ['--config', path.join(COLLECTOR_DIR, JAEGER_CONFIG_FILE)],
-    env: { ...base, ...jaegerEnv },
+    env: { ...base, ...jaegerEnv, [JAEGER_STORAGE_ENV]: jaegerStorage },
     logFile: path.join(logDir, 'jaeger.log'),
     healthUrl: urls.jaegerHealthUrl,
     owned,
     log,
   });
-  let collectorOverrides = { ...collectorEnv };
-  const collectorEnvNow = () => ({
-    ...base,
-    OTELCOL_BIN: bins.otelcolBin,
-    SIDETRACE_COLLECTOR_CONFIG_DIR: COLLECTOR_DIR,
-    ...collectorOverrides,
-  });
-  const collector = new Service({
-    name: 'collector',
-    command: 'sh',
-    args: [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT)],
-    env: collectorEnvNow(),
-    logFile: path.join(logDir, 'collector.log'),
-    healthUrl: urls.collectorHealthUrl,
-    owned,
-    log,
-    // The entrypoint's own lines (New Relic on/off) are for the user; the collector's log goes to the file.
-    relay: (line) => line.startsWith('sidetrace collector:'),
-  });
+
+  /** A collector run through the entrypoint; `overrides` change its environment on a restart. */
+  const collectorService = (name, ownEnv, healthUrl, logFile) => {
+    let overrides = {};
+    const envNow = () => ({ ...base, OTELCOL_BIN: bins.otelcolBin, SIDETRACE_COLLECTOR_CONFIG_DIR: COLLECTOR_DIR, ...ownEnv, ...overrides });
+    const service = new Service({
+      name,
+      command: 'sh',
+      args: [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT)],
+      env: envNow(),
+      logFile,
+      healthUrl,
+      owned,
+      log,
+      // The entrypoint's own lines (New Relic on/off, gateway mode, bad values) are for the user; the collector's log goes to the file.
+      relay: (line) => line.startsWith('sidetrace collector:'),
+    });
+    const handle = {
+      name,
+      get pid() { return service.child?.pid; },
+      logFile,
+      env: () => envNow(),
+      running: () => service.running(),
+      start: () => service.start(),
+      stop: (signal = 'SIGTERM') => service.stop(signal),
+      /** Stops (SIGTERM, or the signal given) and starts again with the same ports and storage. */
+      async restart({ signal = 'SIGTERM', env: more } = {}) {
+        await service.stop(signal);
+        if (more) overrides = { ...overrides, ...more };
+        service.env = envNow();
+        await service.start();
+      },
+      log: () => readTail(logFile),
+    };
+    return { service, handle };
+  };
+
+  const gateways = [];
+  const sidecars = [];
+  if (gateway) {
+    for (let i = 0; i < gatewayCount; i++) {
+      const gp = {};
+      for (const [key, spec] of Object.entries(GATEWAY_PORTS)) gp[key] = freePorts ? await freePort() : spec.local + TIER.step * i;
+      const gw = collectorService(
+        `gateway-${i + 1}`,
+        {
+          ...Object.fromEntries(Object.entries(GATEWAY_PORTS).map(([key, spec]) => [spec.env, String(gp[key])])),
+          [ROLE_ENV]: 'gateway',
+          [STORAGE_DIR_ENV]: path.join(stateDir, `gateway-${i + 1}-storage`),
+          ...gatewayEnv,
+        },
+        `http://${LOOPBACK}:${gp.health}/`,
+        path.join(logDir, `gateway-${i + 1}.log`),
+      );
+      gateways.push({
+        ...gw,
+        urls: {
+          otlpGrpcEndpoint: `${LOOPBACK}:${gp.otlpGrpc}`,
+          healthUrl: `http://${LOOPBACK}:${gp.health}/`,
+          metricsUrl: `http://${LOOPBACK}:${gp.metrics}/metrics`,
+        },
+      });
+    }
+  }
+  const endpoints = gateways.map((g) => g.urls.otlpGrpcEndpoint).join(',');
+  for (let i = 0; i < sidecarCount; i++) {
+    const own = {};
+    for (const [name, spec] of Object.entries(PORTS)) {
+      if (spec.service !== 'collector') continue;
+      own[name] = i === 0 ? ports[name] : freePorts ? await freePort() : ports[name] + TIER.step * i;
+    }
+    const sidecarEnv = Object.fromEntries(Object.entries(PORTS).filter(([, spec]) => spec.service === 'collector').map(([name, spec]) => [spec.env, String(own[name])]));
+    if (gateway) sidecarEnv[GATEWAY_ENDPOINTS_ENV] = endpoints;
+    const sc = collectorService(
+      gateway ? `sidecar-${i + 1}` : 'collector',
+      { ...sidecarEnv, ...collectorEnv },
+      `http://${LOOPBACK}:${own.collectorHealth}/`,
+      path.join(logDir, gateway ? `sidecar-${i + 1}.log` : 'collector.log'),
+    );
+    sidecars.push({
+      ...sc,
+      urls: {
+        otlpHttpUrl: `http://${LOOPBACK}:${own.otlpHttp}`,
+        otlpGrpcUrl: `http://${LOOPBACK}:${own.otlpGrpc}`,
+        collectorHealthUrl: `http://${LOOPBACK}:${own.collectorHealth}/`,
+        collectorMetricsUrl: `http://${LOOPBACK}:${own.collectorMetrics}/metrics`,
+        spanMetricsUrl: `http://${LOOPBACK}:${own.spanMetrics}/metrics`,
+      },
+    });
+  }
 
   try {
     await jaeger.start();
-    await collector.start();
+    // Gateways before the sidecars that route to them.
+    for (const g of gateways) await g.service.start();
+    for (const s of sidecars) await s.service.start();
   } catch (err) {
     await owned.stop();
     throw err;
   }
 
-  const newRelicKey = collectorEnvNow().NEW_RELIC_LICENSE_KEY;
+  const first = sidecars[0];
+  const newRelicKey = first.handle.env().NEW_RELIC_LICENSE_KEY ?? gateways[0]?.handle.env().NEW_RELIC_LICENSE_KEY;
   return {
     ...urls,
+    ...first.urls,
     ports,
     logDir,
     storageDir,
+    jaegerDataDir,
+    jaegerStorage,
     binaries: bins,
     newRelic: Boolean(newRelicKey),
-    newRelicEndpoint: collectorEnvNow().NEW_RELIC_OTLP_ENDPOINT ?? 'https://otlp.nr-data.net',
-    collector: { get pid() { return collector.child?.pid; }, logFile: collector.logFile },
+    newRelicEndpoint: first.handle.env().NEW_RELIC_OTLP_ENDPOINT ?? 'https://otlp.nr-data.net',
+    collector: { get pid() { return first.handle.pid; }, logFile: first.handle.logFile },
     jaeger: { get pid() { return jaeger.child?.pid; }, logFile: jaeger.logFile },
-    /** Stops the collector (SIGTERM, or the signal given) and starts it again with the same ports and storage. */
-    async restartCollector({ signal = 'SIGTERM', env: overrides } = {}) {
-      await collector.stop(signal);
-      if (overrides) collectorOverrides = { ...collectorOverrides, ...overrides };
-      collector.env = collectorEnvNow();
-      await collector.start();
-    },
-    stopCollector: (signal = 'SIGTERM') => collector.stop(signal),
-    startCollector: () => collector.start(),
-    collectorRunning: () => collector.running(),
+    // Object.assign keeps the handles' pid getters live across restarts.
+    sidecars: sidecars.map((s) => Object.assign(s.handle, s.urls)),
+    gateways: gateways.map((g) => Object.assign(g.handle, g.urls)),
+    restartCollector: (opts) => first.handle.restart(opts),
+    stopCollector: (signal = 'SIGTERM') => first.handle.stop(signal),
+    startCollector: () => first.handle.start(),
+    collectorRunning: () => first.handle.running(),
     /** The collector's log so far (for failure messages). */
-    collectorLog: () => readTail(collector.logFile),
+    collectorLog: () => first.handle.log(),
     jaegerLog: () => readTail(jaeger.logFile),
+    /** Stops Jaeger (SIGTERM, or the signal given) and starts it again with the same ports and data directory. */
+    async restartJaeger({ signal = 'SIGTERM' } = {}) {
+      await jaeger.stop(signal);
+      await jaeger.start();
+    },
     stop: () => owned.stop(),
   };
 }

@@ -556,6 +556,8 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     // A sidecar with a small memory budget and no New Relic pipeline, so the burst only meets the limiter.
     const small = await startStack({
       collectorEnv: { SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB: '64', SIDETRACE_COLLECTOR_MEMORY_SPIKE_MIB: '16' },
+      // A small in-memory Jaeger (the default store is Badger on disk).
+      jaegerStorage: 'memory',
       jaegerEnv: { SIDETRACE_JAEGER_MAX_TRACES: '500' },
     });
     try {

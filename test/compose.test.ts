@@ -3,6 +3,7 @@
 // the variables the config files read (parsed from the files), the port table
 // stack-lib starts with, the Dockerfile and the versions stack-build.sh builds.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -12,18 +13,28 @@ import {
   COLLECTOR_DIR,
   COLLECTOR_ENTRYPOINT,
   COLLECTOR_HOST_ENV,
+  GATEWAY_CONFIG_FILES,
+  GATEWAY_ENDPOINTS_ENV,
+  GATEWAY_PORTS,
   JAEGER_CONFIG_FILE,
+  JAEGER_DATA_DIR_ENV,
   JAEGER_ENDPOINT_ENV,
   JAEGER_HOST_ENV,
+  JAEGER_STORAGE_ENV,
   NEW_RELIC_ENV,
   PORTS,
   REPO_ROOT,
+  ROLE_ENV,
   STORAGE_DIR_ENV,
+  TIER,
 } from '../scripts/stack-lib.mjs';
 
 const read = (...p: string[]) => fs.readFileSync(path.join(...p), 'utf8');
-const compose = YAML.parse(read(REPO_ROOT, 'docker-compose.yml'));
-const dockerfile = read(COLLECTOR_DIR, 'Dockerfile');
+// Compose understands YAML merge keys (the gateways share one definition).
+const composeText = read(REPO_ROOT, 'docker-compose.yml');
+const compose = YAML.parse(composeText, { merge: true });
+// Continuation lines joined, so a COPY over several lines reads as one.
+const dockerfile = read(COLLECTOR_DIR, 'Dockerfile').replace(/\\\n\s*/g, ' ');
 const buildScript = read(REPO_ROOT, 'scripts', 'stack-build.sh');
 
 /** `${env:NAME}` / `${env:NAME:-default}` references of a file, name → default ('' when none). */
@@ -73,7 +84,8 @@ describe('docker-compose.yml runs what the local stack runs', () => {
     }
     // …and every *_PORT variable the configs read is in the table (none is left to its default by accident).
     const tablePorts = new Set(Object.values(PORTS).map((p) => p.env));
-    for (const name of [...collectorRefs.keys(), ...jaegerRefs.keys()].filter((n) => n.endsWith('_PORT'))) assert.ok(tablePorts.has(name), `${name} is in stack-lib's PORTS`);
+    // SIDETRACE_GATEWAY_PORT is the gateways' port as a sidecar dials it, not a listener.
+    for (const name of [...collectorRefs.keys(), ...jaegerRefs.keys()].filter((n) => n.endsWith('_PORT') && n !== 'SIDETRACE_GATEWAY_PORT')) assert.ok(tablePorts.has(name), `${name} is in stack-lib's PORTS`);
     for (const name of [COLLECTOR_HOST_ENV, JAEGER_ENDPOINT_ENV, STORAGE_DIR_ENV, ...NEW_RELIC_ENV]) assert.ok(collectorRefs.has(name), `${name} is read by the collector config`);
     assert.ok(jaegerRefs.has(JAEGER_HOST_ENV));
   });
@@ -163,5 +175,82 @@ describe('docker-compose.yml runs what the local stack runs', () => {
     }
     const healthPort = PORTS.collectorHealth.default;
     assert.match(dockerfile, new RegExp(`HEALTHCHECK[^\\n]*:${healthPort}/`), 'the image health check uses the health_check port');
+  });
+
+  const gatewayServices = Object.keys(compose.services).filter((name) => compose.services[name].environment?.[ROLE_ENV] === 'gateway');
+  const configDir = dockerfileEnv('SIDETRACE_COLLECTOR_CONFIG_DIR')!;
+
+  test('the gateway profile: the same image in the gateway role, the files the entrypoint picks for it, ports as in `npm run stack -- --gateway`', () => {
+    assert.equal(gatewayServices.length, TIER.gateways, `${TIER.gateways} gateways, as the local stack runs`);
+    const gatewayRefs = new Set([...envReferences(read(COLLECTOR_DIR, 'gateway.yaml')).keys(), ...envReferences(read(COLLECTOR_DIR, 'gateway-newrelic.yaml')).keys(), ...entrypointRefs]);
+    const storages = new Set<string>();
+    gatewayServices.forEach((name, i) => {
+      const svc = compose.services[name];
+      const env = envOf(name);
+      assert.deepEqual(svc.profiles, ['gateway'], `${name} only runs with --profile gateway`);
+      assert.equal(svc.build, './collector');
+      for (const f of [COLLECTOR_ENTRYPOINT, ...GATEWAY_CONFIG_FILES]) {
+        const mount = mounts(name).find((m) => m.target === `${configDir}/${f}`);
+        assert.ok(mount && mount.readOnly && path.resolve(REPO_ROOT, mount.source) === path.join(COLLECTOR_DIR, f), `${name} mounts ${f} read-only`);
+      }
+      for (const k of Object.keys(env)) assert.ok(gatewayRefs.has(k), `${k} is read by a gateway`);
+      assert.equal(env[COLLECTOR_HOST_ENV], '0.0.0.0');
+      assert.equal(env[JAEGER_ENDPOINT_ENV], `jaeger:${envOf('jaeger')[PORTS.jaegerOtlpGrpc.env]}`);
+      // Host ports: the local stack's; container ports: the ones the gateway is told to listen on.
+      const pub = published(name);
+      for (const [key, spec] of Object.entries(GATEWAY_PORTS)) {
+        const container = Number(env[spec.env]);
+        assert.ok(pub.some(([h, c]) => c === container && h === spec.local + TIER.step * i), `${name}: ${key} published as ${spec.local + TIER.step * i}:${container}`);
+      }
+      assert.equal(pub.length, Object.keys(GATEWAY_PORTS).length);
+      const storage = mounts(name).find((m) => m.target === env[STORAGE_DIR_ENV]);
+      assert.ok(storage && storage.source in compose.volumes, `${name}: its New Relic queue is on a named volume`);
+      storages.add(storage.source);
+      for (const nrVar of NEW_RELIC_ENV) assert.match(String(env[nrVar]), new RegExp(`^\\$\\{${nrVar}(:-[^}]*)?\\}$`), `${name}: ${nrVar} from the user's environment`);
+    });
+    assert.equal(storages.size, gatewayServices.length, 'each gateway has its own queue volume');
+  });
+
+  test('with the endpoints the compose file names, the sidecar routes to the gateway services, and every file the entrypoint picks is mounted', () => {
+    const named = composeText.match(new RegExp(`${GATEWAY_ENDPOINTS_ENV}=(\\S+) docker compose --profile gateway up`))?.[1];
+    assert.ok(named, 'docker-compose.yml says how to start the tier');
+    const gatewayPort = (name: string) => envOf(name)[GATEWAY_PORTS.otlpGrpc.env];
+    assert.deepEqual(named.split(','), gatewayServices.map((name) => `${name}:${gatewayPort(name)}`));
+    assert.equal(envOf('collector')[GATEWAY_ENDPOINTS_ENV], `\${${GATEWAY_ENDPOINTS_ENV}:-}`, 'empty unless the user sets it');
+    // Compose's environment with the user's variables filled in, as the entrypoint sees it in the container.
+    const resolve = (env: Record<string, string>, user: Record<string, string>) =>
+      Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+)(?::-([^}]*))?\}/g, (_m, n, d) => user[n] ?? d ?? '')]));
+    for (const [service, user] of [
+      ['collector', {}],
+      ['collector', { NEW_RELIC_LICENSE_KEY: 'k' }],
+      ['collector', { [GATEWAY_ENDPOINTS_ENV]: named, NEW_RELIC_LICENSE_KEY: 'k' }],
+      ...gatewayServices.flatMap((g) => [[g, {}], [g, { NEW_RELIC_LICENSE_KEY: 'k' }]]),
+    ] as [string, Record<string, string>][]) {
+      const r = spawnSync('sh', [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT), 'files'], {
+        env: { PATH: process.env.PATH, ...resolve(envOf(service), user), SIDETRACE_COLLECTOR_CONFIG_DIR: configDir },
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const picked = r.stdout.trim().split('\n');
+      for (const f of picked) assert.ok(mounts(service).some((m) => m.target === f), `${service} with ${JSON.stringify(user)}: ${f} is mounted`);
+    }
+    const tiered = spawnSync('sh', [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT), 'files'], {
+      env: { PATH: process.env.PATH, ...resolve(envOf('collector'), { [GATEWAY_ENDPOINTS_ENV]: named }) },
+      encoding: 'utf8',
+    });
+    assert.match(tiered.stderr, /gateway mode: traces go to gateway-1:4317, gateway-2:4317/);
+  });
+
+  test('Jaeger keeps its traces on a named volume (Badger) whose owner is the user Jaeger runs as', () => {
+    const env = envOf('jaeger');
+    assert.equal(env[JAEGER_STORAGE_ENV], `\${${JAEGER_STORAGE_ENV}:-${jaegerRefs.get(JAEGER_STORAGE_ENV)}}`, 'Badger by default, as jaeger.yaml');
+    assert.equal(jaegerRefs.get(JAEGER_STORAGE_ENV), 'badger');
+    const dataDir = env[JAEGER_DATA_DIR_ENV];
+    const volume = mounts('jaeger').find((m) => m.target === dataDir);
+    assert.ok(volume && volume.source in compose.volumes, `${dataDir} is a named volume`);
+    const init = Object.entries(compose.services as Record<string, any>).find(([, svc]) => svc.command?.[0] === 'chown');
+    assert.ok(init, 'a service sets the volume\'s owner');
+    assert.ok(mounts(init[0]).some((m) => m.source === volume.source && m.target === init[1].command.at(-1)));
+    assert.equal(compose.services.jaeger.depends_on[init[0]].condition, 'service_completed_successfully');
   });
 });

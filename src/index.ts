@@ -9,3 +9,5 @@ export * from './migration';
 export { traceDeploy } from './deploy/deploy';
 export type { DeployHandle, TraceDeployOptions } from './deploy/deploy';
 export { githubRunTraceId } from './deploy/trace-id';
+// Custom root work of your own (a nightly job, a queue consumer): with SIDETRACE_AGENT=newrelic it becomes a named background transaction.
+export { runAsRootWork } from './tracing/root-work';

@@ -25,6 +25,12 @@ interface InstrumentationSpec {
   noiseConfig?: (config: SidetraceConfig) => object;
   /** Settings that always apply (secrets). */
   config?: (config: SidetraceConfig) => object;
+  /**
+   * sidetrace's own lean instrumentation that replaces `pkg` while the noise
+   * policy is on (src/instrumentations/http-server/route.ts says the contract);
+   * `pkg` with its settings loads instead under SIDETRACE_NOISE=off.
+   */
+  lean?: { pkg: string; exportName: string };
 }
 
 const otel = (n: string) => `@opentelemetry/instrumentation-${n}`;
@@ -166,6 +172,10 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
     const spec = SPECS.find((s) => s.name === name);
     if (!spec) continue;
     try {
+      if (config.noise.enabled && spec.lean) {
+        out.push(new (require(spec.lean.pkg)[spec.lean.exportName])());
+        continue;
+      }
       const Ctor = require(spec.pkg)[spec.exportName];
       const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...(spec.config ? spec.config(config) : {}) };
       out.push(new Ctor(settings));

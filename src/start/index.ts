@@ -85,8 +85,8 @@ export function start(options: StartOptions = {}): StartResult {
       `v${DISTRO_VERSION} tracing ${identity.name}${identity.version ? `@${identity.version}` : ''}` +
         `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
         `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
-        `; instrumentations: ${plan.load.join(', ') || 'none'}` +
-        `; http server spans: ${describeServerInstrumentation(config, plan.load)}; AsyncContextFrame ${describeAsyncContextFrame()}`,
+        `; http server spans: ${describeServerInstrumentation(config, plan.load)}; AsyncContextFrame ${describeAsyncContextFrame()}` +
+        `; instrumentations: ${plan.load.join(', ') || 'none'}`,
     ));
   }
   result = { enabled: true, config, identity, instrumentations: plan.load };

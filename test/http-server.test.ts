@@ -137,6 +137,10 @@ async function runMatrix(f: Flavour, url: string, tlsUrl: string | undefined): P
   };
   await send('get', '/users/7');
   await send('nested', f.nested);
+  if (f.label.startsWith('express')) {
+    await send('router-route', '/api/v2/orders/9');
+    await send('sub-app', '/admin/stats/load');
+  }
   await send('post', '/echo', { method: 'POST', body: '{"a":1}' });
   await send('query', '/search?q=shoes&token=secret123');
   await send('not-found', '/nope');
@@ -208,6 +212,10 @@ for (const f of FLAVOURS) {
       assert.equal(route('matrix/get'), '/users/:id');
       assert.equal(route('matrix/nested'), f.nestedRoute);
       assert.equal(route('matrix/not-found'), undefined);
+      if (f.label.startsWith('express')) {
+        assert.equal(route('matrix/router-route'), '/api/:version/orders/:orderId');
+        assert.equal(route('matrix/sub-app'), '/admin/stats/:key');
+      }
       const nested = lean.spans().find((s) => isServer(s) && s.attributes[UA] === 'matrix/nested');
       assert.equal(nested?.name, `GET ${f.nestedRoute}`);
     });

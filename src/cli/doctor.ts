@@ -11,7 +11,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readConfig, secretValues, type ConfigProblem, type ConfigResult, type SidetraceConfig } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
-import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
+import { describeAsyncContextFrame, describeExporter, describeSampler, describeServerInstrumentation, describeTargets } from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
 import { describeNode } from './node-support';
 import { findAppPackage, serviceIdentity, type ServiceIdentity } from '../sdk/resource';
@@ -135,6 +135,8 @@ class Doctor {
       ['shutdown bound', `${c.shutdownTimeoutMs} ms`],
       ['propagators', c.propagators.join(', ') || 'none'],
       ['instrumentations', `${plan.load.join(', ') || 'none'} at start${plan.onFirstRequire.length ? `; ${plan.onFirstRequire.join(', ')} when the app first requires their module` : ''} (for the app in ${process.cwd()})`],
+      ['http server spans', describeServerInstrumentation(c, [...plan.load, ...plan.onFirstRequire])],
+      ['AsyncContextFrame', `${describeAsyncContextFrame()} (in this node, ${process.version})`],
       ['collector health', c.doctor.collectorHealthUrl ?? 'not checked'],
       ['jaeger query', c.doctor.jaegerQueryUrl ?? 'not set (SIDETRACE_JAEGER_QUERY_URL)'],
     ];

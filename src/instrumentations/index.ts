@@ -29,6 +29,17 @@ interface InstrumentationSpec {
   noiseConfig?: (config: SidetraceConfig) => object;
   /** Settings that always apply (secrets). */
   config?: (config: SidetraceConfig) => object;
+  /**
+   * sidetrace's own lean instrumentation that replaces `pkg` while the noise
+   * policy is on (src/instrumentations/http-server/route.ts says the contract);
+   * `pkg` with its settings loads instead under SIDETRACE_NOISE=off.
+   */
+  lean?: {
+    /** A literal require (so the build bundles sidetrace's own module) returning the instrumentation's class. */
+    load: () => new (settings: object) => Instrumentation;
+    /** `pkg` loads as well (with its noise settings): it still does a part the lean one doesn't. */
+    alongside?: boolean;
+  };
 }
 
 const otel = (n: string) => `@opentelemetry/instrumentation-${n}`;
@@ -45,8 +56,10 @@ const SPECS: InstrumentationSpec[] = [
       redactedQueryParams: c.redaction.queryParams,
       redactedQueryParamsServer: c.redaction.queryParams,
     }),
+    // Server spans come from sidetrace's own instrumentation; upstream keeps the client side.
+    lean: { load: () => require('./http-server/server').HttpServerInstrumentation, alongside: true },
     // Client calls with no parent (pool heartbeats, stray fetches) are noise.
-    noiseConfig: () => ({ requireParentforOutgoingSpans: true }),
+    noiseConfig: () => ({ requireParentforOutgoingSpans: true, disableIncomingRequestInstrumentation: true }),
   },
   { name: 'undici', pkg: otel('undici'), exportName: 'UndiciInstrumentation', targets: [], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ requireParentforSpans: true }) },
   {
@@ -56,12 +69,10 @@ const SPECS: InstrumentationSpec[] = [
     targets: ['express'],
     defaultOn: true,
     upstreamOn: true,
-    // Middleware and router layers repeat the server span; the server span carries
-    // http.route. Handler spans are folded into the server span (src/policy/noise.ts), not
-    // skipped, because that is where express records a thrown error.
-    noiseConfig: () => ({ ignoreLayersType: ['middleware', 'router'] }),
+    // No layer spans: the route name and a handler's error go on the server span.
+    lean: { load: () => require('./http-server/express').ExpressRouteInstrumentation },
   },
-  { name: 'koa', pkg: otel('koa'), exportName: 'KoaInstrumentation', targets: ['koa'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ ignoreLayersType: ['middleware', 'router'] }) },
+  { name: 'koa', pkg: otel('koa'), exportName: 'KoaInstrumentation', targets: ['koa'], defaultOn: true, upstreamOn: true, lean: { load: () => require('./http-server/koa').KoaRouteInstrumentation } },
   // connect has no setting to skip middleware spans, and every layer is one.
   { name: 'connect', pkg: otel('connect'), exportName: 'ConnectInstrumentation', targets: ['connect'], defaultOn: false, upstreamOn: true },
   // express 5 routes through the `router` package; the express instrumentation already names the route.
@@ -178,8 +189,13 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
     const spec = SPECS.find((s) => s.name === name);
     if (!spec) continue;
     try {
+      const always = spec.config ? spec.config(config) : {};
+      if (config.noise.enabled && spec.lean) {
+        out.push(new (spec.lean.load())(always));
+        if (!spec.lean.alongside) continue;
+      }
       const Ctor = (loadPackage(spec.pkg) as Record<string, new (settings: object) => Instrumentation>)[spec.exportName];
-      const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...(spec.config ? spec.config(config) : {}) };
+      const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...always };
       out.push(new Ctor(settings));
     } catch (err) {
       onError(`instrumentation ${name} could not be loaded (${(err as Error).message.split('\n')[0]}); continuing without it`);

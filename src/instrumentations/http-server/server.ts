@@ -88,7 +88,7 @@ export class HttpServerInstrumentation implements Instrumentation<HttpServerSett
   /** Replace `proto.emit` with an own property; disable() puts back exactly what was there. */
   private wrap(proto: object, make: (original: Emit) => Emit): void {
     const target = proto as { emit: Emit };
-    const own = Object.prototype.hasOwnProperty.call(target, 'emit');
+    const own = Object.hasOwn(target, 'emit');
     const previous = target.emit;
     target.emit = make(previous);
     this.restore.push(() => {

@@ -347,7 +347,7 @@ describe('request path details', () => {
   });
 
   it('setRoute and recordRequestError are safe on an untraced request (the contract framework hooks rely on)', async () => {
-    const { setRoute, recordRequestError } = require(path.join(ROOT, 'dist', 'instrumentations', 'http-server', 'route.js'));
+    const { setRoute, recordRequestError } = require(path.join(ROOT, 'dist', 'lib', 'instrumentations', 'http-server', 'route.js'));
     const server = http.createServer((req, res) => {
       setRoute(req, '/untraced/:id');
       recordRequestError(req, new Error('nobody records this'));

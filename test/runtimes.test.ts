@@ -37,8 +37,9 @@ describe('instrumentations load on first require', () => {
   it('an app that never requires grpc, pg or redis loads none of their instrumentations, though all are installed', async () => {
     const { app, loaded } = await lateApp();
     assert.equal((await get(`${app.url}/hello`)).status, 200);
-    // grpc, pg, ioredis and redis are all installed where this app resolves modules.
-    assert.deepEqual(await loaded(), ['@opentelemetry/instrumentation-express', '@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-undici']);
+    // grpc, pg, ioredis and redis are all installed where this app resolves modules. express is
+    // required, but under the noise policy its route hook is sidetrace's own, not upstream's package.
+    assert.deepEqual(await loaded(), ['@opentelemetry/instrumentation-http', '@opentelemetry/instrumentation-undici']);
   });
 
   it('an app that requires pg, ioredis and node-redis after start-up gets their spans under the request', async () => {

@@ -85,7 +85,9 @@ export function start(options: StartOptions = {}): StartResult {
 
   const { startSdk } = require('../sdk') as typeof import('../sdk');
   handle = startSdk(config, identity, names, { inWorker });
-  if (options.esm && handle.instrumentations.length) registerEsmHook(handle.instrumentations.flatMap((i) => (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name)));
+  // Only InstrumentationBase subclasses patch modules by name; sidetrace's HTTP server hook wraps Node's own classes at start.
+  const patchedModules = handle.instrumentations.flatMap((i) => (typeof (i as Partial<InstrumentationBase>).getModuleDefinitions === 'function' ? (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name) : []));
+  if (options.esm && patchedModules.length) registerEsmHook(patchedModules);
   if (options.shutdownHooks !== false) removeHooks = installShutdownHooks(() => handle!.shutdown(), config.shutdownTimeoutMs);
 
   if (options.announce !== false) {

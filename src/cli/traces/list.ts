@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { countFlag, durationFlag, JAEGER_OPTION, nowMicros, openSession, runCommand, usageError, servicesToSearch, UsageError } from './command';
 import type { JaegerClient, JaegerSpan, SearchQuery } from './jaeger';
 import { summarize, type TraceSummary } from './model';
-import { columns, fit, formatDuration, formatTime, padEnd, padStart, printable, type Colors } from './terminal';
+import { fit, formatDuration, formatShortTime, padEnd, padStart, printable, type Colors } from './terminal';
 
 export const TRACES_USAGE = `Usage: sidetrace traces [options]
 
@@ -68,38 +68,34 @@ export function tagsFrom(command: string, list: string[] | undefined, errors: bo
   return tags;
 }
 
-const TIME_WIDTH = 19;
-const DURATION_WIDTH = 9;
+const TIME_WIDTH = 14;
+const DURATION_WIDTH = 8;
 const SPANS_WIDTH = 5;
 const ID_WIDTH = 32;
 
-/** The table's lines (no header): plain layout, coloured last. */
+const FIXED_WIDTH = TIME_WIDTH + DURATION_WIDTH + SPANS_WIDTH + ID_WIDTH + 2 * 4;
+
+/** The table's lines (no header): plain layout, coloured last. The root column takes what the fixed columns leave. */
 export function traceLines(traces: TraceSummary[], width: number, c: Colors): string[] {
-  const fixed = TIME_WIDTH + DURATION_WIDTH + SPANS_WIDTH + ID_WIDTH + 2 * 5;
-  const free = Math.max(20, width - fixed);
-  const rootWidth = Math.ceil(free * 0.62);
-  const servicesWidth = free - rootWidth - 2;
+  const rootWidth = Math.max(20, width - FIXED_WIDTH);
   return traces.map((t) => {
-    const mark = t.errorCount ? '✗ ' : '';
-    const root = fit(`${mark}${printable(`${t.service}: ${t.operation}`)}${t.partial ? ' (root missing)' : ''}`, rootWidth);
-    const services = fit(printable(t.services.join(', ')), servicesWidth);
+    // The root's service leads; the other services touched follow it.
+    const others = t.services.filter((s) => s !== t.service);
+    const text = `${t.errorCount ? '✗ ' : ''}${t.service}: ${t.operation}${t.partial ? ' (root missing)' : ''}${others.length ? `  +${others.join(', ')}` : ''}`;
+    const root = padEnd(fit(printable(text), rootWidth), rootWidth);
     return [
-      c.dim(formatTime(t.startMicros)),
+      c.dim(formatShortTime(t.startMicros)),
       padStart(formatDuration(t.durationMicros), DURATION_WIDTH),
       padStart(String(t.spanCount), SPANS_WIDTH),
-      t.errorCount ? c.red(root) + ' '.repeat(Math.max(0, rootWidth - columns(root))) : padEnd(root, rootWidth),
-      c.dim(padEnd(services, servicesWidth)),
+      t.errorCount ? c.red(root) : root,
       c.cyan(t.traceId),
     ].join('  ');
   });
 }
 
 export function traceHeader(width: number, c: Colors): string {
-  const free = Math.max(20, width - (TIME_WIDTH + DURATION_WIDTH + SPANS_WIDTH + ID_WIDTH + 2 * 5));
-  const rootWidth = Math.ceil(free * 0.62);
-  return c.bold(
-    [padEnd('START (UTC)', TIME_WIDTH), padStart('DURATION', DURATION_WIDTH), padStart('SPANS', SPANS_WIDTH), padEnd('ROOT', rootWidth), padEnd('SERVICES', free - rootWidth - 2), 'TRACE'].join('  '),
-  );
+  const rootWidth = Math.max(20, width - FIXED_WIDTH);
+  return c.bold([padEnd('START (UTC)', TIME_WIDTH), padStart('DURATION', DURATION_WIDTH), padStart('SPANS', SPANS_WIDTH), padEnd('ROOT  +OTHER SERVICES', rootWidth), 'TRACE'].join('  '));
 }
 
 export function tracesMain(argv: string[]): Promise<number> {

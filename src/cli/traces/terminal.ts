@@ -101,6 +101,11 @@ export function formatSeconds(seconds: number): string {
   return formatDuration(seconds * 1_000_000);
 }
 
+/** `11-30 08:31:02` in UTC, for tables. */
+export function formatShortTime(micros: number): string {
+  return formatTime(micros).slice(5);
+}
+
 /** `2026-11-30 08:31:02` in UTC: traces come from many machines; UTC is what they share. */
 export function formatTime(micros: number): string {
   return new Date(Math.floor(micros / 1_000)).toISOString().replace('T', ' ').slice(0, 19);

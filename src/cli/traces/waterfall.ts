@@ -39,7 +39,7 @@ interface Row {
   duration?: number;
   bar?: { start: number; end: number; kind: 'span' | 'group'; error: boolean };
   /** Lines under the row (errors, links, attributes), already laid out as plain text with their colour. */
-  details: { text: string; paint: (s: string) => string }[];
+  details: { text: string; paint: (s: string) => string; wrap?: boolean }[];
   /** Prefix that continues the tree under this row, for its details. */
   childPrefix: string;
   /** Rows follow that hang under this one (its details continue the tree line). */
@@ -64,9 +64,11 @@ function header(tree: TraceTree, spans: JaegerSpan[], width: number, c: Colors):
     `${tree.spanCount} span${tree.spanCount === 1 ? '' : 's'}`,
     `${services.size} service${services.size === 1 ? '' : 's'}`,
   ];
-  const lines = [`${c.bold(`trace ${tree.traceId}`)}  ${fit(printable(`${root.service}: ${root.name}`), Math.max(10, width - 40))}`];
-  const errorText = errors ? `  ${c.red(`${errors} error${errors === 1 ? '' : 's'}`)}` : '';
-  lines.push(c.dim(facts.join(' · ')) + errorText);
+  const title = `trace ${tree.traceId}`;
+  const lines = [`${c.bold(title)}  ${fit(printable(`${root.service}: ${root.name}`), Math.max(1, width - columns(title) - 2))}`];
+  const errorText = errors ? `${errors} error${errors === 1 ? '' : 's'}` : '';
+  const factsText = fit(facts.join(' · '), width - (errorText ? columns(errorText) + 2 : 0));
+  lines.push(c.dim(factsText) + (errorText ? `  ${c.red(errorText)}` : ''));
   if (tree.roots[0].orphan) lines.push(c.yellow(`the root span is not in Jaeger (yet); showing the spans that are`));
   return lines;
 }
@@ -197,11 +199,11 @@ function countBelow(node: SpanNode): number {
 function attributeLines(span: JaegerSpan, c: Colors): Row['details'] {
   const lines: Row['details'] = [];
   const keys = Object.keys(span.attributes).filter((k) => !HIDDEN_ATTRIBUTES.has(k)).sort();
-  for (const k of keys) lines.push({ text: `${printable(k)} = ${formatValue(span.attributes[k])}`, paint: c.dim });
+  for (const k of keys) lines.push({ text: `${printable(k)} = ${formatValue(span.attributes[k])}`, paint: c.dim, wrap: true });
   for (const event of span.events) {
     const at = formatDuration(event.timeMicros - span.startTimeMicros);
     const attrs = Object.entries(event.attributes).map(([k, v]) => `${printable(k)}=${formatValue(v)}`);
-    lines.push({ text: `• +${at} ${printable(event.name)}${attrs.length ? `  ${attrs.join(' ')}` : ''}`, paint: c.dim });
+    lines.push({ text: `• +${at} ${printable(event.name)}${attrs.length ? `  ${attrs.join(' ')}` : ''}`, paint: c.dim, wrap: true });
   }
   return lines;
 }
@@ -209,8 +211,8 @@ function attributeLines(span: JaegerSpan, c: Colors): Row['details'] {
 function draw(rows: Row[], tree: TraceTree, width: number, c: Colors): string[] {
   const total = Math.max(1, tree.endMicros - tree.startMicros);
   const longest = rows.reduce((m, r) => Math.max(m, columns(r.prefix) + columns(r.label) + (r.note ? 2 + columns(r.note) : 0)), 0);
-  // label, two spaces, duration, one space, bar
-  const labelWidth = Math.max(20, Math.min(longest, width - DURATION_WIDTH - MIN_BAR - 3, Math.floor(width * 0.62)));
+  // label, two spaces, duration, one space, bar (at least a fifth of the width)
+  const labelWidth = Math.max(20, Math.min(longest, width - DURATION_WIDTH - 3 - Math.max(MIN_BAR, Math.floor(width * 0.2))));
   const barWidth = Math.max(MIN_BAR, width - labelWidth - DURATION_WIDTH - 3);
 
   const scaleLeft = '0';
@@ -230,10 +232,20 @@ function draw(rows: Row[], tree: TraceTree, width: number, c: Colors): string[] 
     lines.push(line.trimEnd());
     for (const detail of row.details) {
       const indent = `${row.childPrefix}${row.hasChildren ? '│ ' : '  '} `;
-      lines.push(`${c.dim(indent)}${detail.paint(fit(detail.text, Math.max(10, width - columns(indent))))}`);
+      const room = Math.max(10, width - columns(indent));
+      for (const part of detail.wrap ? wrap(detail.text, room) : [fit(detail.text, room)]) lines.push(`${c.dim(indent)}${detail.paint(part)}`);
     }
   }
   return lines;
+}
+
+/** Cut into lines of `width` code points; continuation lines indented by two. */
+function wrap(text: string, width: number): string[] {
+  const chars = [...text];
+  if (chars.length <= width) return [text];
+  const out = [chars.slice(0, width).join('')];
+  for (let i = width; i < chars.length; i += width - 2) out.push(`  ${chars.slice(i, i + width - 2).join('')}`);
+  return out;
 }
 
 function bar(b: NonNullable<Row['bar']>, t0: number, total: number, width: number, c: Colors): string {

@@ -7,7 +7,9 @@ import * as A from './attributes';
 import type { MigrationBatch } from './batch';
 import { spanContextOf, type MigrationCarrier } from './carrier';
 import type { CheckpointStore } from './checkpoint';
-import { continueMigration, type BatchesRange, type BatchResult, type MigrationRun } from './run';
+import type { BatchesRange, BatchResult } from './options';
+import type { MigrationRun } from './run';
+import { continueMigration } from './start';
 import { asRootWork, linkTo, safely, startRootSpan } from './telemetry';
 import { describe } from './validate';
 

@@ -1,6 +1,7 @@
 // Migration batch tracing: the public names (re-exported by src/index.ts).
-export { startMigration, continueMigration, MigrationRun } from './run';
-export type { StartMigrationOptions, ContinueMigrationOptions, BatchOptions, BatchResult, BatchesRange, EndOptions } from './run';
+export { startMigration, continueMigration } from './start';
+export { MigrationRun } from './run';
+export type { StartMigrationOptions, ContinueMigrationOptions, BatchOptions, BatchResult, BatchesRange, EndOptions } from './options';
 export type { MigrationBatch, BatchRange, BatchOutcome } from './batch';
 export type { MigrationCarrier, ProgressEvery } from './carrier';
 export { MemoryCheckpointStore } from './checkpoint';

@@ -2,88 +2,20 @@
 // survive a crash (start, progress, end), and its batches, each one trace of
 // its own linked to the run span. The checkpoint store holds the truth about
 // progress, so any process holding the carrier reports the whole run's.
-//
-// Resuming: startMigration with a runId the store already knows starts a new
-// attempt of that run (same run id, attempt + 1) and skips the batches the
-// checkpoint has committed. If the previous attempt never ended (status still
-// 'running', i.e. its process died), its run span is lost with the process;
-// what is recorded instead is a `migration.run.end` marker with status
-// 'interrupted' for that attempt, linked to its run span, and the new run
-// span links to it as 'previous_attempt'. So start a run id again only when
-// the previous attempt is over.
-import { randomBytes } from 'node:crypto';
+// Starting and resuming a run: ./start.ts.
 import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Span, type SpanContext } from '@opentelemetry/api';
 import * as A from './attributes';
-import { BatchRecorder, finishBatchSpan, outcomeOf, type BatchOutcome, type BatchRange, type MigrationBatch } from './batch';
-import { DEFAULT_PROGRESS, parseCarrier, spanContextOf, traceparentOf, type MigrationCarrier, type ProgressEvery } from './carrier';
-import {
-  MemoryCheckpointStore,
-  doneOf,
-  type CheckpointStore,
-  type CommitResult,
-  type MigrationCounters,
-  type MigrationStatus,
-  type RunCheckpoint,
-} from './checkpoint';
+import { BatchRecorder, finishBatchSpan, outcomeOf, type BatchRange, type MigrationBatch } from './batch';
+import { traceparentOf, type MigrationCarrier, type ProgressEvery } from './carrier';
+import { doneOf, type CheckpointStore, type CommitResult, type MigrationCounters, type MigrationStatus, type RunCheckpoint } from './checkpoint';
 import { batchIndexOf, lastCursor, planBatches, resumeCursor } from './cursor';
+import { STATUSES, type BatchOptions, type BatchResult, type BatchesRange, type EndOptions } from './options';
 import { counterAttributes, progressAttributes, type RateBase } from './progress';
+import { storeError } from './store-error';
 import { asRootWork, emitMarker, flushTelemetry, linkTo, safely, startRootSpan, warnOnce } from './telemetry';
-import { checkInteger, checkName, checkRunId, describe, fail } from './validate';
+import { checkInteger, fail } from './validate';
 
-export interface StartMigrationOptions {
-  /** What the migration does, e.g. 'backfill-previews' (span names, migration.name). */
-  name: string;
-  /** Records in the run. */
-  total: number;
-  /** Records per batch. */
-  batchSize: number;
-  /** Resume this run (with the same store); default a new id from the name. */
-  runId?: string;
-  /** Default: in this process's memory (no resume after a crash, no shared progress). */
-  store?: CheckpointStore;
-  /** Cursor of the first record (default 0). */
-  cursor?: number;
-  progressEvery?: Partial<ProgressEvery>;
-}
-
-export interface ContinueMigrationOptions {
-  /** The run's store (a RedisCheckpointStore on the producer's Redis); default this process's memory. */
-  store?: CheckpointStore;
-}
-
-export interface BatchOptions {
-  /** Retries of this batch before this attempt (e.g. a job's attemptsMade). */
-  retries?: number;
-  /** Span kind of the batch span (default INTERNAL; CONSUMER for a queue job). */
-  kind?: SpanKind;
-  /** More attributes for the batch span (e.g. messaging.*). */
-  attributes?: Attributes;
-}
-
-export interface BatchResult {
-  index: number;
-  outcome: Exclude<BatchOutcome, 'error' | 'abandoned'>;
-  processed: number;
-  skipped: number;
-  failed: number;
-  retries: number;
-}
-
-export interface BatchesRange {
-  /** First cursor (default the run's origin). */
-  from?: number;
-  /** Last cursor, inclusive (default the run's last record). */
-  to?: number;
-}
-
-export interface EndOptions {
-  /** Default: 'succeeded' when the checkpoint counts every record done, else 'failed'. */
-  status?: MigrationStatus;
-}
-
-const STATUSES: readonly MigrationStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
-
-interface RunInit {
+export interface RunInit {
   name: string;
   runId: string;
   total: number;
@@ -362,160 +294,4 @@ export class MigrationRun {
       linkTo(this.runContext, 'run'),
     );
   }
-}
-
-function storeError(what: string, err: unknown): Error {
-  return new Error(`sidetrace migration: the checkpoint store could not ${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-}
-
-function checkStore(where: string, store: unknown): CheckpointStore {
-  const methods = ['get', 'begin', 'isCommitted', 'committedBatches', 'commitBatch', 'counters', 'finish'];
-  const missing = store && typeof store === 'object' ? methods.filter((m) => typeof (store as Record<string, unknown>)[m] !== 'function') : methods;
-  if (missing.length) fail(where, 'options.store', `a CheckpointStore (missing ${missing.join(', ')})`, store);
-  return store as CheckpointStore;
-}
-
-function checkProgressEvery(where: string, p: Partial<ProgressEvery> | undefined): ProgressEvery {
-  if (p === undefined) return { ...DEFAULT_PROGRESS };
-  if (p === null || typeof p !== 'object') fail(where, 'options.progressEvery', 'an object { batches?, seconds? }', p);
-  return {
-    batches: p.batches === undefined ? DEFAULT_PROGRESS.batches : checkInteger(where, 'options.progressEvery.batches', p.batches, 1),
-    seconds: p.seconds === undefined ? DEFAULT_PROGRESS.seconds : checkInteger(where, 'options.progressEvery.seconds', p.seconds, 1),
-  };
-}
-
-function newRunId(name: string): string {
-  const slug = name.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64);
-  return `${slug}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-}
-
-/** Starts a run (or, with a runId the store knows, a new attempt of it). */
-export async function startMigration(options: StartMigrationOptions): Promise<MigrationRun> {
-  const where = 'sidetrace startMigration';
-  if (options === null || typeof options !== 'object') fail(where, 'the argument', 'an options object { name, total, batchSize }', options);
-  const name = checkName(where, 'options.name', options.name);
-  const total = checkInteger(where, 'options.total', options.total, 0);
-  const batchSize = checkInteger(where, 'options.batchSize', options.batchSize, 1);
-  const origin = options.cursor === undefined ? 0 : checkInteger(where, 'options.cursor', options.cursor, 0);
-  const runId = options.runId === undefined ? newRunId(name) : checkRunId(where, 'options.runId', options.runId);
-  const store = options.store === undefined ? new MemoryCheckpointStore() : checkStore(where, options.store);
-  const progressEvery = checkProgressEvery(where, options.progressEvery);
-
-  let previous: RunCheckpoint | undefined;
-  try {
-    previous = await store.get(runId);
-  } catch (err) {
-    throw storeError(`read run ${runId}`, err);
-  }
-  if (previous && (previous.name !== name || previous.batchSize !== batchSize || previous.origin !== origin)) {
-    throw new Error(
-      `${where}: run id ${runId} already belongs to migration ${describe(previous.name)} (batchSize ${previous.batchSize}, cursor ${previous.origin}) ` +
-        `in this store; resume it with the same name, batchSize and cursor, or start a new runId`,
-    );
-  }
-  const previousSpan = previous?.runSpan ? spanContextOf(previous.runSpan) : undefined;
-  const spanName = `${A.SPAN_RUN} ${name}`;
-  const runSpan = await asRootWork(spanName, async () =>
-    startRootSpan(spanName, {
-      links: linkTo(previousSpan, 'previous_attempt'),
-      attributes: {
-        [A.MIGRATION_NAME]: name,
-        [A.MIGRATION_RUN_ID]: runId,
-        [A.MIGRATION_RUN_TOTAL]: total,
-        [A.MIGRATION_RUN_BATCH_SIZE]: batchSize,
-        [A.MIGRATION_RUN_CURSOR_ORIGIN]: origin,
-        [A.MIGRATION_RUN_RESUMED]: previous !== undefined,
-      },
-    }),
-  );
-  const runContext = runSpan.spanContext();
-  const startedAt = Date.now();
-  let state: RunCheckpoint;
-  try {
-    state = await store.begin(runId, {
-      name,
-      total,
-      batchSize,
-      origin,
-      startedAt,
-      runSpan: trace.isSpanContextValid(runContext) ? traceparentOf(runContext) : undefined,
-    });
-  } catch (err) {
-    const problem = storeError(`begin run ${runId}`, err);
-    safely('ending the run span', () => {
-      runSpan.recordException(problem);
-      runSpan.setStatus({ code: SpanStatusCode.ERROR, message: problem.message });
-      runSpan.end();
-    });
-    throw problem;
-  }
-  const run = new MigrationRun({
-    name,
-    runId,
-    total,
-    batchSize,
-    origin,
-    attempt: state.attempt,
-    store,
-    runSpan,
-    runContext,
-    rateBase: { startedAt, doneAtStart: state.attemptStartDone },
-    progressEvery,
-  });
-  const resumeAt = resumeCursor(run, state.nextBatch);
-  safely('starting the run span', () =>
-    runSpan.setAttributes({ [A.MIGRATION_RUN_ATTEMPT]: state.attempt, [A.MIGRATION_RUN_RESUME_CURSOR]: resumeAt }),
-  );
-  if (previous?.status === 'running') {
-    await emitMarker(
-      A.SPAN_RUN_END,
-      {
-        [A.MIGRATION_NAME]: name,
-        [A.MIGRATION_RUN_ID]: runId,
-        [A.MIGRATION_RUN_ATTEMPT]: previous.attempt,
-        [A.MIGRATION_RUN_STATUS]: 'interrupted',
-        ...counterAttributes(previous.counters),
-      },
-      linkTo(previousSpan, 'run'),
-    );
-  }
-  await emitMarker(
-    A.SPAN_RUN_START,
-    {
-      [A.MIGRATION_NAME]: name,
-      [A.MIGRATION_RUN_ID]: runId,
-      [A.MIGRATION_RUN_ATTEMPT]: state.attempt,
-      [A.MIGRATION_RUN_RESUMED]: previous !== undefined,
-      [A.MIGRATION_RUN_TOTAL]: total,
-      [A.MIGRATION_RUN_BATCH_SIZE]: batchSize,
-      [A.MIGRATION_RUN_RESUME_CURSOR]: resumeAt,
-      ...counterAttributes(state.counters),
-    },
-    linkTo(runContext, 'run'),
-  );
-  return run;
-}
-
-/** Works on a run started elsewhere: `carrier` is what run.carrier() returned there (object or JSON text). */
-export async function continueMigration(carrier: unknown, options: ContinueMigrationOptions = {}): Promise<MigrationRun> {
-  const c = parseCarrier(carrier);
-  let store: CheckpointStore;
-  if (options?.store === undefined) {
-    store = new MemoryCheckpointStore();
-    await store.begin(c.runId, { name: c.name, total: c.total, batchSize: c.batchSize, origin: c.cursor, startedAt: c.startedAt });
-  } else {
-    store = checkStore('sidetrace continueMigration', options.store);
-  }
-  return new MigrationRun({
-    name: c.name,
-    runId: c.runId,
-    total: c.total,
-    batchSize: c.batchSize,
-    origin: c.cursor,
-    attempt: c.attempt,
-    store,
-    runContext: c.traceparent ? spanContextOf(c.traceparent) : undefined,
-    rateBase: { startedAt: c.startedAt, doneAtStart: c.doneAtStart },
-    progressEvery: c.progressEvery,
-  });
 }

@@ -212,7 +212,7 @@ export function migrationLines(m: MigrationState, width: number, c: Colors): str
   lines.push(`${label('throughput')}${rate}${eta}`);
   if (m.resumeCursor !== undefined) lines.push(`${label('resume at')}cursor ${m.resumeCursor}`);
   if (m.runSpans.length) lines.push(`${label('run traces')}${m.runSpans.map((s) => `attempt ${s.attempt} ${c.cyan(s.traceId)}`).join('  ')}`);
-  else lines.push(`${label('run traces')}${c.dim('none yet (the run span is exported when the run ends; markers are listed below as batches)')}`);
+  else lines.push(`${label('run traces')}${c.dim('none yet (a run span is exported when its attempt ends)')}`);
   lines.push(`${label('services')}${m.services.map(printable).join(', ')}`);
 
   const batchLine = (x: BatchInfo, what: string) => {

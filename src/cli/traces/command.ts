@@ -86,7 +86,10 @@ export async function runCommand(usage: string, argv: string[], body: () => Prom
     return 0;
   }
   try {
-    return await body();
+    const code = await body();
+    // The dispatcher exits right after; where stdout is asynchronous (pipes on macOS) let it drain first.
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    return code;
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`sidetrace ${err.message}\n`);

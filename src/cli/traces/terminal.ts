@@ -21,6 +21,11 @@ export interface Output {
 /** stdout as the commands print to it: colours only on a terminal and without NO_COLOR; its width, or 100 when piped. */
 export function stdoutOutput(noColor: boolean, stream: NodeJS.WriteStream = process.stdout): Output {
   const tty = stream.isTTY === true;
+  // `sidetrace traces | head`: the reader left; stop quietly instead of dying on EPIPE.
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   return {
     width: tty && stream.columns ? Math.max(MIN_WIDTH, stream.columns) : PIPED_WIDTH,
     colors: createColors(tty && !noColor),

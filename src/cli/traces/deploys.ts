@@ -5,12 +5,13 @@ import { parseArgs } from 'node:util';
 import { countFlag, durationFlag, JAEGER_OPTION, nowMicros, openSession, runCommand, usageError, servicesToSearch } from './command';
 import type { JaegerClient, JaegerSpan } from './jaeger';
 import { errorMessage, isError } from './model';
-import { fit, formatDuration, formatTime, padEnd, padStart, printable, type Colors } from './terminal';
+import { columns, fit, formatDuration, formatShortTime, padEnd, padStart, printable, type Colors } from './terminal';
 
 export const DEPLOYS_USAGE = `Usage: sidetrace deploys [options]
 
 Recent deploys and rollbacks, newest first: start (UTC), kind, service,
-version, environment, performer, status, duration, steps, trace id.
+version, environment, performer, status, duration, steps (3✗1: three, one
+failed), and on the line below the trace id and why it failed.
 
 Options:
   --service S    only deploys of service S (default: every service)
@@ -99,35 +100,34 @@ export async function findDeploys(client: JaegerClient, services: string[], star
   return [...rows.values()].sort((a, b) => b.startMicros - a.startMicros).slice(0, limit);
 }
 
+/** Two lines per deploy: its facts in columns sized to the content, then its trace id (and why it failed). */
 export function deployLines(rows: DeployRow[], width: number, c: Colors): string[] {
-  // START KIND SERVICE VERSION ENV BY STATUS DURATION STEPS TRACE
-  const fixed = 19 + 8 + 9 + 9 + 6 + 32 + 2 * 9;
-  const free = Math.max(30, width - fixed);
-  const w = { service: Math.ceil(free * 0.25), version: Math.ceil(free * 0.3), env: Math.floor(free * 0.2), by: 0 };
-  w.by = Math.max(4, free - w.service - w.version - w.env);
-  const header = c.bold(
-    [padEnd('START (UTC)', 19), padEnd('KIND', 8), padEnd('SERVICE', w.service), padEnd('VERSION', w.version), padEnd('ENV', w.env), padEnd('BY', w.by), padEnd('STATUS', 9), padStart('DURATION', 9), padStart('STEPS', 6), 'TRACE'].join('  '),
-  );
-  const lines = [header];
-  for (const r of rows) {
+  const cells = rows.map((r) => {
     const failedSteps = r.steps.filter((s) => s.status === 'failed').length;
-    const status = padEnd(r.status, 9);
-    lines.push(
-      [
-        c.dim(formatTime(r.startMicros)),
-        padEnd(r.kind, 8),
-        padEnd(fit(printable(r.service), w.service), w.service),
-        padEnd(fit(printable(r.version ?? '-'), w.version), w.version),
-        padEnd(fit(printable(r.environment ?? '-'), w.env), w.env),
-        padEnd(fit(printable(r.performer ?? '-'), w.by), w.by),
-        r.status === 'failed' ? c.red(status) : r.status === 'succeeded' ? c.green(status) : status,
-        padStart(formatDuration(r.durationMicros), 9),
-        padStart(failedSteps ? `${r.steps.length}✗${failedSteps}` : String(r.steps.length), 6),
-        c.cyan(r.traceId),
-      ].join('  '),
-    );
-    if (r.reason) lines.push(c.red(`  ! ${fit(printable(r.reason), width - 4)}`));
-  }
+    return [
+      formatShortTime(r.startMicros),
+      r.kind,
+      printable(r.service),
+      printable(r.version ?? '-'),
+      printable(r.environment ?? '-'),
+      printable(r.performer ?? '-'),
+      r.status,
+      formatDuration(r.durationMicros),
+      failedSteps ? `${r.steps.length}✗${failedSteps}` : String(r.steps.length),
+    ];
+  });
+  const header = ['START (UTC)', 'KIND', 'SERVICE', 'VERSION', 'ENV', 'BY', 'STATUS', 'DURATION', 'STEPS'];
+  const caps = [14, 8, 24, 16, 14, 14, 9, 8, 5];
+  const right = new Set([7, 8]);
+  const widths = header.map((h, i) => Math.min(caps[i], Math.max(columns(h), ...cells.map((row) => columns(row[i])))));
+  const line = (row: string[]) => row.map((v, i) => (right.has(i) ? padStart(fit(v, widths[i]), widths[i]) : padEnd(fit(v, widths[i]), widths[i]))).join('  ');
+  const lines = [c.bold(fit(line(header), width))];
+  rows.forEach((r, i) => {
+    const text = fit(line(cells[i]), width);
+    lines.push(r.status === 'failed' ? c.red(text) : text);
+    const second = `  trace ${r.traceId}${r.exitCode ? `  exit ${r.exitCode}` : ''}${r.reason ? `  ${printable(r.reason)}` : ''}`;
+    lines.push(c.dim(fit(second, width)));
+  });
   return lines;
 }
 

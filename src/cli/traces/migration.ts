@@ -30,6 +30,8 @@ const SHOWN_BATCHES = 5;
 
 export interface BatchInfo {
   index: number;
+  /** The run attempt it ran in. */
+  attempt: number;
   traceId: string;
   service: string;
   startMicros: number;
@@ -172,6 +174,7 @@ function batchInfo(s: JaegerSpan): BatchInfo {
   const a = s.attributes;
   const info: BatchInfo = {
     index: num(a[A.MIGRATION_BATCH_INDEX]) ?? -1,
+    attempt: num(a[A.MIGRATION_RUN_ATTEMPT]) ?? 1,
     traceId: s.traceId,
     service: s.service,
     startMicros: s.startTimeMicros,
@@ -215,20 +218,25 @@ export function migrationLines(m: MigrationState, width: number, c: Colors): str
   else lines.push(`${label('run traces')}${c.dim('none yet (a run span is exported when its attempt ends)')}`);
   lines.push(`${label('services')}${m.services.map(printable).join(', ')}`);
 
+  // A batch per line: index, duration, trace id, then what happened; an error on a line of its own, so nothing is cut.
   const batchLine = (x: BatchInfo, what: string) => {
     const left = `  ${padStart(`#${x.index}`, 6)}  ${padStart(formatDuration(x.durationMicros), 9)}  `;
-    const room = Math.max(10, width - columns(left) - 34);
-    return `${left}${padEnd(fit(printable(what), room), room)}  ${c.cyan(x.traceId)}`;
+    return `${left}${c.cyan(x.traceId)}  ${fit(printable(what), Math.max(10, width - columns(left) - 34))}`;
   };
+  const detail = (text: string) => `${' '.repeat(12)}${fit(printable(text), Math.max(10, width - 12))}`;
   if (m.failedBatches.length) {
     lines.push('', c.bold('failed batches'));
-    for (const x of m.failedBatches) lines.push(c.red(batchLine(x, `${x.error ?? 'error'}${x.retries ? ` (retry ${x.retries})` : ''}${x.committedLater ? ' → committed on retry' : ''}`)));
+    for (const x of m.failedBatches) {
+      lines.push(batchLine(x, [x.retries ? `retry ${x.retries}` : '', x.committedLater ? 'committed on a later try' : 'not committed'].filter(Boolean).join(', ')));
+      lines.push(c.red(detail(x.error ?? 'error')));
+    }
   }
   if (m.batchesWithFailedRecords.length) {
     lines.push('', c.bold(`batches with failed records (${m.batchesWithFailedRecords.length})`));
     for (const x of m.batchesWithFailedRecords.slice(0, SHOWN_BATCHES)) {
-      const ids = x.failedRecords.slice(0, 3).map((f) => `${f.id} (${f.error})`);
-      lines.push(batchLine(x, `${x.failed} failed: ${ids.join(', ')}${x.failed > ids.length ? ', …' : ''}`));
+      lines.push(batchLine(x, `${x.failed} failed record${x.failed === 1 ? '' : 's'}`));
+      for (const f of x.failedRecords.slice(0, 3)) lines.push(c.red(detail(`${f.id}: ${f.error}`)));
+      if (x.failed > Math.min(3, x.failedRecords.length)) lines.push(c.dim(detail(`… ${x.failed - Math.min(3, x.failedRecords.length)} more`)));
     }
   }
   if (m.slowestBatches.length) {

@@ -142,6 +142,7 @@ describe('trace list lines', () => {
     }
     const [small] = traceLines(traces, 100, PLAIN);
     assert.equal(small, '11-30 08:31:02   48.2 ms      6  ✗ shop: GET /projects/:id  +prev…  4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(traceLines(traces, 100, PLAIN, 'shop')[0], '11-30 08:31:02   48.2 ms      6  ✗ GET /projects/:id  +previews     4bf92f3577b34da6a3ce929d0e0e4736');
     const [wide] = traceLines(traces, 160, PLAIN);
     assert.match(wide, /^11-30 08:31:02   48\.2 ms      6  ✗ shop: GET \/projects\/:id  \+previews\s+4bf92f3577b34da6a3ce929d0e0e4736$/);
     assert.deepEqual([traces[1].spanCount, traces[1].errorCount, traces[1].services], [5000, 3, ['reports', 'avatars']]);

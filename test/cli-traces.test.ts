@@ -106,9 +106,9 @@ describe('terminal commands against the real Jaeger', () => {
       assert.equal(lines.length, list.length + 1);
       for (const l of lines) assert.ok([...l].length <= 100, `at most 100 columns when piped: ${l}`);
       const boomLine = lines.find((l) => l.endsWith(boom.traceId))!;
-      assert.match(boomLine, /  ✗ sidetrace-demo: GET \/boom/);
-      // 100 columns leave the root column 33: the root's service and operation, cut.
-      assert.match(lines.find((l) => l.endsWith(project.traceId))!, new RegExp(`  ${inJaeger.length}  sidetrace-demo: GET /projects/:i`));
+      assert.match(boomLine, /  ✗ GET \/boom  /, 'the service searched is not repeated');
+      // 100 columns leave the root column 33: the operation, then the other services, cut.
+      assert.match(lines.find((l) => l.endsWith(project.traceId))!, new RegExp(`  ${inJaeger.length}  GET /projects/:id  \\+sidetrace-prev`));
       const wide = ok(await sidetrace(['traces', '--service', 'sidetrace-demo', '--limit', '50'], { COLUMNS: '200' }));
       assert.equal(wide, plain, 'a pipe is 100 columns whatever COLUMNS says');
     });

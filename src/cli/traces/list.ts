@@ -86,19 +86,22 @@ const ID_WIDTH = 32;
 
 const FIXED_WIDTH = TIME_WIDTH + DURATION_WIDTH + SPANS_WIDTH + ID_WIDTH + 2 * 4;
 
-/** The table's lines (no header): plain layout, coloured last. The root column takes what the fixed columns leave. */
-export function traceLines(traces: TraceSummary[], width: number, c: Colors): string[] {
+/**
+ * The table's lines (no header): plain layout, coloured last. The root column takes what the fixed columns leave:
+ * the root's service (left out when it is the one service searched) and operation, then the other services touched.
+ */
+export function traceLines(traces: TraceSummary[], width: number, c: Colors, searched?: string): string[] {
   const rootWidth = Math.max(20, width - FIXED_WIDTH);
   return traces.map((t) => {
-    // The root's service leads; the other services touched follow it.
     const others = t.services.filter((s) => s !== t.service);
-    const text = `${t.errorCount ? '✗ ' : ''}${t.service}: ${t.operation}${t.partial ? ' (root missing)' : ''}${others.length ? `  +${others.join(', ')}` : ''}`;
-    const root = padEnd(fit(printable(text), rootWidth), rootWidth);
+    const root = t.service === searched ? t.operation : `${t.service}: ${t.operation}`;
+    const text = `${t.errorCount ? '✗ ' : ''}${root}${t.partial ? ' (root missing)' : ''}${others.length ? `  +${others.join(', ')}` : ''}`;
+    const cell = padEnd(fit(printable(text), rootWidth), rootWidth);
     return [
       c.dim(formatShortTime(t.startMicros)),
       padStart(formatDuration(t.durationMicros), DURATION_WIDTH),
       padStart(String(t.spanCount), SPANS_WIDTH),
-      t.errorCount ? c.red(root) : root,
+      t.errorCount ? c.red(cell) : cell,
       c.cyan(t.traceId),
     ].join('  ');
   });
@@ -141,10 +144,10 @@ export function tracesMain(argv: string[]): Promise<number> {
     if (!values.follow) {
       if (values.json) out.write(`${JSON.stringify(traces, null, 2)}\n`);
       else if (traces.length === 0) note(`no traces in the last ${values.since ?? '1h'} match${describeFilters(values)}`);
-      else out.write([traceHeader(out.width, c), ...traceLines(traces, out.width, c)].join('\n') + '\n');
+      else out.write([traceHeader(out.width, c), ...traceLines(traces, out.width, c, values.service)].join('\n') + '\n');
       return 0;
     }
-    return follow(client, filters, traces, end, Boolean(values.json), out, note);
+    return follow(client, filters, traces, end, Boolean(values.json), out, note, values.service);
   });
 }
 
@@ -161,13 +164,14 @@ async function follow(
   json: boolean,
   out: ReturnType<typeof openSession>['out'],
   note: (line: string) => void,
+  searched: string | undefined,
 ): Promise<number> {
   const c = out.colors;
   const printed = new Set<string>();
   const pending = new Map<string, { spans: number; polls: number }>();
   const print = (ts: TraceSummary[]) => {
     if (!ts.length) return;
-    out.write((json ? ts.map((t) => JSON.stringify(t)) : traceLines(ts, out.width, c)).join('\n') + '\n');
+    out.write((json ? ts.map((t) => JSON.stringify(t)) : traceLines(ts, out.width, c, searched)).join('\n') + '\n');
     for (const t of ts) printed.add(t.traceId);
     while (printed.size > MAX_REMEMBERED) printed.delete(printed.values().next().value as string);
   };

@@ -91,6 +91,12 @@ describe('waterfall', () => {
     assert.ok(lines.some((l) => l.endsWith('migration.batch.outcome = committed')));
     assert.ok(lines.some((l) => l.includes('• +60.0 ms migration.record.failed  migration.record.id=file-3127 exception.type=Error exception.message=corrupt header')), lines.join('\n'));
     assert.ok(!lines.some((l) => l.includes('span.kind')), 'span.kind is shown as the tree, not as an attribute');
+    const long = linkedTrace();
+    long[1].attributes['db.query.text'] = `hmget previews ${'? '.repeat(1000)}`;
+    const all = renderWaterfall(long, { width: 100, attrs: true });
+    const at = all.findIndex((l) => l.includes('db.query.text = hmget previews ? ?'));
+    assert.equal(all.length - at, 4, `a long value (the last line here) wraps onto at most 4 lines:\n${all.join('\n')}`);
+    assert.match(all[all.length - 1], /^ {9}\? .* … \(\+\d+ characters\)$/);
     const without = renderWaterfall(linkedTrace(), { width: 120 });
     assert.ok(!without.some((l) => l.includes('migration.batch.outcome')));
   });

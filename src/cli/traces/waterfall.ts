@@ -27,6 +27,8 @@ export interface WaterfallOptions {
 const HIDDEN_ATTRIBUTES = new Set(['span.kind', 'otel.status_code', 'otel.status_description', 'error', 'internal.span.format', 'otel.scope.name', 'otel.scope.version']);
 const DURATION_WIDTH = 9;
 const MIN_BAR = 10;
+/** Lines an attribute value may take with --attrs; the rest is counted. */
+const MAX_WRAPPED = 4;
 
 interface Row {
   /** Tree prefix (├─ etc.), plain. */
@@ -239,12 +241,18 @@ function draw(rows: Row[], tree: TraceTree, width: number, c: Colors): string[] 
   return lines;
 }
 
-/** Cut into lines of `width` code points; continuation lines indented by two. */
+/** Cut into lines of `width` code points, continuation lines indented by two, at most MAX_WRAPPED lines. */
 function wrap(text: string, width: number): string[] {
   const chars = [...text];
   if (chars.length <= width) return [text];
   const out = [chars.slice(0, width).join('')];
-  for (let i = width; i < chars.length; i += width - 2) out.push(`  ${chars.slice(i, i + width - 2).join('')}`);
+  let i = width;
+  for (; i < chars.length && out.length < MAX_WRAPPED; i += width - 2) out.push(`  ${chars.slice(i, i + width - 2).join('')}`);
+  if (i < chars.length) {
+    const more = ` … (+${chars.length - i} characters)`;
+    const last = [...out[out.length - 1]];
+    out[out.length - 1] = last.slice(0, Math.max(2, width - more.length)).join('') + more;
+  }
   return out;
 }
 

@@ -108,7 +108,7 @@ describe('terminal commands against the real Jaeger', () => {
       const boomLine = lines.find((l) => l.endsWith(boom.traceId))!;
       assert.match(boomLine, /  ✗ GET \/boom  /, 'the service searched is not repeated');
       // 100 columns leave the root column 33: the operation, then the other services, cut.
-      assert.match(lines.find((l) => l.endsWith(project.traceId))!, new RegExp(`  ${inJaeger.length}  GET /projects/:id  \\+sidetrace-prev`));
+      assert.match(lines.find((l) => l.endsWith(project.traceId))!, new RegExp(`  ${inJaeger.length}  GET /projects/:id  \\+sidetrace-pr`));
       const wide = ok(await sidetrace(['traces', '--service', 'sidetrace-demo', '--limit', '50'], { COLUMNS: '200' }));
       assert.equal(wide, plain, 'a pipe is 100 columns whatever COLUMNS says');
     });

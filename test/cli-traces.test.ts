@@ -157,6 +157,26 @@ describe('terminal commands against the real Jaeger', () => {
       assert.match(shallow[shallow.length - 1], new RegExp(`└─ … ${trace.length - 1} spans below \\(--depth 1\\)`));
     });
 
+    it("on a terminal: colours, the terminal's width; NO_COLOR turns the colours off", async () => {
+      // A real pseudo-terminal (util-linux `script`), 120 columns wide.
+      const project = serverSpan('/projects/:id');
+      const onTty = async (env: Record<string, string> = {}) => {
+        const r = await run('script', ['-qec', `stty cols 120; exec ${process.execPath} ${path.join(__dirname, '..', 'dist', 'cli', 'index.js')} trace ${project.traceId}`, '/dev/null'], {
+          env: { SIDETRACE_JAEGER_URL: stack.jaegerUrl, ...env },
+        });
+        assert.equal(r.code, 0, r.stdout.toString());
+        return r.stdout.toString().replace(/\r/g, '').trimEnd().split('\n');
+      };
+      const coloured = await onTty();
+      assert.ok(coloured.some((l) => ANSI.test(l)), 'colours on a terminal');
+      const plain = coloured.map((l) => l.replace(/\u001b\[[0-9;]*m/g, ''));
+      assert.ok(plain.some((l) => [...l].length > 100), 'wider than a pipe');
+      for (const l of plain) assert.ok([...l].length <= 120, `within the terminal's 120 columns: ${l}`);
+      const noColor = await onTty({ NO_COLOR: '1' });
+      assert.ok(!noColor.some((l) => ANSI.test(l)), 'NO_COLOR: none');
+      assert.deepEqual(noColor, plain);
+    });
+
     it('an error stands out with its exception message', async () => {
       const boom = serverSpan('/boom');
       const out = ok(await sidetrace(['trace', boom.traceId]));

@@ -117,7 +117,11 @@ async function commandBench() {
   const { startStack } = await import('../scripts/stack-lib.mjs');
   const stack = await startStack({ freePorts: true, env: {} });
   try {
-    const res = await fetch(`${stack.jaegerOtlpHttpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(otlpBody()) });
+    const res = await fetch(`${stack.jaegerOtlpHttpUrl}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(otlpBody()),
+    });
     if (!res.ok) throw new Error(`Jaeger's OTLP receiver answered ${res.status}`);
     const traceId = spans[0].traceId;
     for (let i = 0; ; i++) {
@@ -144,7 +148,12 @@ async function commandBench() {
     }
     const base = median(times['node -e 0']);
     console.log(`\nthe whole command against the real Jaeger (${spans.length} spans stored), median ms over ${ROUNDS} interleaved runs:\n`);
-    console.log(table(['command', 'ms', 'over node -e 0'], Object.keys(commands).map((k) => [k, fmt(median(times[k]), 0), `+${fmt(median(times[k]) - base, 0)} ms`])));
+    console.log(
+      table(
+        ['command', 'ms', 'over node -e 0'],
+        Object.keys(commands).map((k) => [k, fmt(median(times[k]), 0), `+${fmt(median(times[k]) - base, 0)} ms`]),
+      ),
+    );
     console.log(`\n${printed.split('\n').length - 1} lines printed`);
     return { times, lines: printed.split('\n').length - 1 };
   } finally {

@@ -10,7 +10,6 @@ import { summarize } from '../src/cli/traces/model';
 import { traceLines } from '../src/cli/traces/list';
 import { columns, formatDuration, parseDuration, PLAIN } from '../src/cli/traces/terminal';
 import { renderWaterfall } from '../src/cli/traces/waterfall';
-// @ts-expect-error: a plain .mjs fixture (shared with bench/render.mjs)
 import { bigTrace, linkedTrace, smallTrace } from './fixtures/traces.mjs';
 
 const ANSI = /\u001b\[[0-9;]*m/g;
@@ -47,7 +46,10 @@ describe('waterfall', () => {
     const plain = renderWaterfall(smallTrace(), { width: 100 });
     assert.ok(plain.every((l) => !ANSI.test(l)));
     const coloured = renderWaterfall(smallTrace(), { width: 100, colors: createColors(true) });
-    assert.ok(coloured.some((l) => /\u001b\[31m/.test(l)), 'errors are red');
+    assert.ok(
+      coloured.some((l) => /\u001b\[31m/.test(l)),
+      'errors are red',
+    );
     assert.deepEqual(
       coloured.map((l) => l.replace(ANSI, '')),
       plain,
@@ -64,21 +66,37 @@ describe('waterfall', () => {
       return { n: d.length, avg: formatDuration(d.reduce((a: number, b: number) => a + b, 0) / d.length), max: formatDuration(Math.max(...d)) };
     };
     const users = stats('SELECT users');
-    assert.ok(lines.some((l) => l.includes(`× ${users.n} SELECT users  avg ${users.avg}  max ${users.max}`)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes(`× ${users.n} SELECT users  avg ${users.avg}  max ${users.max}`)),
+      lines.join('\n'),
+    );
     assert.equal(users.max, '9.80 ms');
     const avatar = stats('GET /avatar');
-    assert.ok(lines.some((l) => l.includes(`× ${avatar.n} GET /avatar  avg ${avatar.avg}  max ${avatar.max}  +1000 spans below`)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes(`× ${avatar.n} GET /avatar  avg ${avatar.avg}  max ${avatar.max}  +1000 spans below`)),
+      lines.join('\n'),
+    );
     const cache = stats('cache.get');
-    assert.ok(lines.some((l) => l.includes(`× ${cache.n} ✗ cache.get`)), 'a run with failures is marked');
+    assert.ok(
+      lines.some((l) => l.includes(`× ${cache.n} ✗ cache.get`)),
+      'a run with failures is marked',
+    );
     assert.ok(lines.some((l) => l.includes(`! 3 of ${cache.n} failed; first: cache timeout after 50 ms (key 5)`)));
-    for (const single of ['render pdf', 'upload', 'notify']) assert.ok(lines.some((l) => l.includes(`└─ ${single}`) || l.includes(`├─ ${single}`)), single);
+    for (const single of ['render pdf', 'upload', 'notify'])
+      assert.ok(
+        lines.some((l) => l.includes(`└─ ${single}`) || l.includes(`├─ ${single}`)),
+        single,
+      );
     assert.ok(lines[1].includes('5000 spans') && lines[1].includes('3 errors'));
   });
 
   it('keeps fewer than five alike siblings apart, and collapses at the threshold asked for', () => {
     assert.equal(renderWaterfall(smallTrace(), { width: 100 }).filter((l) => l.includes('pg.query:SELECT shop')).length, 2);
     const collapsed = renderWaterfall(smallTrace(), { width: 100, collapseAt: 2 });
-    assert.ok(collapsed.some((l) => l.includes('× 2 pg.query:SELECT shop  avg 5.95 ms  max 9.80 ms')), collapsed.join('\n'));
+    assert.ok(
+      collapsed.some((l) => l.includes('× 2 pg.query:SELECT shop  avg 5.95 ms  max 9.80 ms')),
+      collapsed.join('\n'),
+    );
   });
 
   it('shows links: a batch trace points at its run trace', () => {
@@ -89,7 +107,10 @@ describe('waterfall', () => {
   it('--attrs: attributes (not the internal ones) and events with their offset', () => {
     const lines = renderWaterfall(linkedTrace(), { width: 160, attrs: true });
     assert.ok(lines.some((l) => l.endsWith('migration.batch.outcome = committed')));
-    assert.ok(lines.some((l) => l.includes('• +60.0 ms migration.record.failed  migration.record.id=file-3127 exception.type=Error exception.message=corrupt header')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('• +60.0 ms migration.record.failed  migration.record.id=file-3127 exception.type=Error exception.message=corrupt header')),
+      lines.join('\n'),
+    );
     assert.ok(!lines.some((l) => l.includes('span.kind')), 'span.kind is shown as the tree, not as an attribute');
     const long = linkedTrace();
     long[1].attributes['db.query.text'] = `hmget previews ${'? '.repeat(1000)}`;
@@ -103,7 +124,10 @@ describe('waterfall', () => {
 
   it('--depth: deeper spans are counted, not printed', () => {
     const lines = renderWaterfall(smallTrace(), { width: 100, depth: 1 });
-    assert.deepEqual(lines.slice(3), ['✗ GET /projects/:id  shop         48.2 ms ██████████████████████████████████████████████████████████', '└─ … 5 spans below (--depth 1)']);
+    assert.deepEqual(lines.slice(3), [
+      '✗ GET /projects/:id  shop         48.2 ms ██████████████████████████████████████████████████████████',
+      '└─ … 5 spans below (--depth 1)',
+    ]);
   });
 
   it('a trace whose root has not arrived: the orphans are shown and said to be', () => {
@@ -125,13 +149,51 @@ describe('waterfall', () => {
     const [root, child] = flattenTrace({
       processes: { p1: { serviceName: 'shop', tags: [{ key: 'host.name', value: 'h1' }] } },
       spans: [
-        { traceID: 'aa', spanID: '01', operationName: 'GET /', references: [{ refType: 'FOLLOWS_FROM', traceID: 'bb', spanID: '09' }], startTime: 10, duration: 100, tags: [{ key: 'otel.status_code', value: 'ERROR' }, { key: 'otel.status_description', value: 'boom' }], logs: [{ timestamp: 20, fields: [{ key: 'event', value: 'exception' }, { key: 'exception.message', value: 'boom' }] }], processID: 'p1' },
-        { traceID: 'aa', spanID: '02', operationName: 'SELECT', references: [{ refType: 'CHILD_OF', traceID: 'aa', spanID: '01' }], startTime: 15, duration: 5, tags: [], processID: 'p1' },
+        {
+          traceID: 'aa',
+          spanID: '01',
+          operationName: 'GET /',
+          references: [{ refType: 'FOLLOWS_FROM', traceID: 'bb', spanID: '09' }],
+          startTime: 10,
+          duration: 100,
+          tags: [
+            { key: 'otel.status_code', value: 'ERROR' },
+            { key: 'otel.status_description', value: 'boom' },
+          ],
+          logs: [
+            {
+              timestamp: 20,
+              fields: [
+                { key: 'event', value: 'exception' },
+                { key: 'exception.message', value: 'boom' },
+              ],
+            },
+          ],
+          processID: 'p1',
+        },
+        {
+          traceID: 'aa',
+          spanID: '02',
+          operationName: 'SELECT',
+          references: [{ refType: 'CHILD_OF', traceID: 'aa', spanID: '01' }],
+          startTime: 15,
+          duration: 5,
+          tags: [],
+          processID: 'p1',
+        },
       ],
     });
     assert.deepEqual(
       [root.parentId, root.links, root.status, root.statusMessage, root.events, root.resource, root.durationMicros],
-      [undefined, [{ traceId: 'bb', spanId: '09' }], 'ERROR', 'boom', [{ timeMicros: 20, name: 'exception', attributes: { 'exception.message': 'boom' } }], { 'host.name': 'h1' }, 100],
+      [
+        undefined,
+        [{ traceId: 'bb', spanId: '09' }],
+        'ERROR',
+        'boom',
+        [{ timeMicros: 20, name: 'exception', attributes: { 'exception.message': 'boom' } }],
+        { 'host.name': 'h1' },
+        100,
+      ],
     );
     assert.deepEqual([child.parentId, child.links, child.service], ['01', [], 'shop']);
   });
@@ -148,9 +210,12 @@ describe('trace list lines', () => {
     }
     const [small] = traceLines(traces, 100, PLAIN);
     assert.equal(small, '11-30 08:31:02   48.2 ms      6  ✗ shop: GET /projects/:id  +prev…  4bf92f3577b34da6a3ce929d0e0e4736');
-    assert.equal(traceLines(traces, 100, PLAIN, 'shop')[0], '11-30 08:31:02   48.2 ms      6  ✗ GET /projects/:id  +previews     4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(
+      traceLines(traces, 100, PLAIN, 'shop')[0],
+      '11-30 08:31:02   48.2 ms      6  ✗ GET /projects/:id  +previews     4bf92f3577b34da6a3ce929d0e0e4736',
+    );
     const [wide] = traceLines(traces, 160, PLAIN);
-    assert.match(wide, /^11-30 08:31:02   48\.2 ms      6  ✗ shop: GET \/projects\/:id  \+previews\s+4bf92f3577b34da6a3ce929d0e0e4736$/);
+    assert.match(wide, /^11-30 08:31:02 {3}48\.2 ms {6}6 {2}✗ shop: GET \/projects\/:id {2}\+previews\s+4bf92f3577b34da6a3ce929d0e0e4736$/);
     assert.deepEqual([traces[1].spanCount, traces[1].errorCount, traces[1].services], [5000, 3, ['reports', 'avatars']]);
   });
 });
@@ -165,9 +230,15 @@ describe('durations', () => {
   });
 
   it('prints them short', () => {
-    assert.deepEqual(
-      [840, 2_100, 12_345, 480_000, 4_210_000, 75_000_000, 7_800_000_000, 200_000_000_000].map(formatDuration),
-      ['840 µs', '2.10 ms', '12.3 ms', '480 ms', '4.21 s', '1m 15s', '2h 10m', '2d 08h'],
-    );
+    assert.deepEqual([840, 2_100, 12_345, 480_000, 4_210_000, 75_000_000, 7_800_000_000, 200_000_000_000].map(formatDuration), [
+      '840 µs',
+      '2.10 ms',
+      '12.3 ms',
+      '480 ms',
+      '4.21 s',
+      '1m 15s',
+      '2h 10m',
+      '2d 08h',
+    ]);
   });
 });

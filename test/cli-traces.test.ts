@@ -70,11 +70,17 @@ describe('terminal commands against the real Jaeger', () => {
     before(async () => {
       const traffic = await runTraffic({ baseUrl: demo.appUrl, rounds: 1, intervalMs: 0 });
       assert.deepEqual(traffic.unexpected, []);
-      spans = await waitFor(demoSpans, (all) => ['/projects/:id', '/boom', '/users'].every((r) => all.some((s) => s.attributes['http.route'] === r)) && all.some((s) => s.service === 'sidetrace-preview'), {
-        timeoutMs: 30_000,
-        what: 'the demo traffic in Jaeger',
-        describe: (all) => `${all.length} spans`,
-      });
+      spans = await waitFor(
+        demoSpans,
+        (all) =>
+          ['/projects/:id', '/boom', '/users'].every((r) => all.some((s) => s.attributes['http.route'] === r)) &&
+          all.some((s) => s.service === 'sidetrace-preview'),
+        {
+          timeoutMs: 30_000,
+          what: 'the demo traffic in Jaeger',
+          describe: (all) => `${all.length} spans`,
+        },
+      );
       await new Promise((r) => setTimeout(r, 1_000)); // the last spans of those traces (batched at 100 ms)
       spans = await demoSpans();
     });
@@ -106,7 +112,7 @@ describe('terminal commands against the real Jaeger', () => {
       assert.equal(lines.length, list.length + 1);
       for (const l of lines) assert.ok([...l].length <= 100, `at most 100 columns when piped: ${l}`);
       const boomLine = lines.find((l) => l.endsWith(boom.traceId))!;
-      assert.match(boomLine, /  ✗ GET \/boom  /, 'the service searched is not repeated');
+      assert.match(boomLine, / {2}✗ GET \/boom {2}/, 'the service searched is not repeated');
       // 100 columns leave the root column 33: the operation, then the other services, cut.
       assert.match(lines.find((l) => l.endsWith(project.traceId))!, new RegExp(`  ${inJaeger.length}  GET /projects/:id  \\+sidetrace-pr`));
       const wide = ok(await sidetrace(['traces', '--service', 'sidetrace-demo', '--limit', '50'], { COLUMNS: '200' }));
@@ -114,23 +120,37 @@ describe('terminal commands against the real Jaeger', () => {
     });
 
     it('filters: --errors, --tag, --operation, --min-duration, --limit', async () => {
-      const ids = async (args: string[]) => (JSON.parse(ok(await sidetrace(['traces', '--service', 'sidetrace-demo', '--limit', '100', '--json', ...args]))) as any[]).map((t) => t.traceId).sort();
+      const ids = async (args: string[]) =>
+        (JSON.parse(ok(await sidetrace(['traces', '--service', 'sidetrace-demo', '--limit', '100', '--json', ...args]))) as any[]).map((t) => t.traceId).sort();
       // Jaeger matches a trace by one span of the service searched that meets every condition.
-      const tracesWhere = (pred: (s: JaegerSpan) => boolean) => [...new Set(spans.filter((s) => s.service === 'sidetrace-demo' && pred(s)).map((s) => s.traceId))].sort();
+      const tracesWhere = (pred: (s: JaegerSpan) => boolean) =>
+        [...new Set(spans.filter((s) => s.service === 'sidetrace-demo' && pred(s)).map((s) => s.traceId))].sort();
 
       // --errors: a span in error anywhere in the trace (picked from the traces Jaeger returns for the service).
       const withErrors = [...new Set(spans.filter((s) => s.status === 'ERROR').map((s) => s.traceId))].sort();
       assert.ok(withErrors.length >= 1);
       assert.deepEqual(await ids(['--errors']), withErrors);
       assert.ok((await ids(['--errors'])).includes(serverSpan('/boom').traceId));
-      assert.deepEqual(await ids(['--tag', 'http.route=/users/:id']), tracesWhere((s) => s.attributes['http.route'] === '/users/:id'));
-      assert.deepEqual(await ids(['--operation', 'GET /projects/:id/previews']), tracesWhere((s) => s.name === 'GET /projects/:id/previews'));
+      assert.deepEqual(
+        await ids(['--tag', 'http.route=/users/:id']),
+        tracesWhere((s) => s.attributes['http.route'] === '/users/:id'),
+      );
+      assert.deepEqual(
+        await ids(['--operation', 'GET /projects/:id/previews']),
+        tracesWhere((s) => s.name === 'GET /projects/:id/previews'),
+      );
       const slowest = Math.max(...spans.filter((s) => s.service === 'sidetrace-demo').map((s) => s.durationMicros));
       const threshold = Math.floor(slowest / 2);
-      assert.deepEqual(await ids(['--min-duration', `${threshold}us`]), tracesWhere((s) => s.durationMicros >= threshold));
+      assert.deepEqual(
+        await ids(['--min-duration', `${threshold}us`]),
+        tracesWhere((s) => s.durationMicros >= threshold),
+      );
       assert.equal((await ids(['--limit', '2'])).length, 2);
       const allServices = JSON.parse(ok(await sidetrace(['traces', '--limit', '100', '--json'])));
-      assert.ok(allServices.some((t: any) => t.service === 'sidetrace-preview' || t.services.includes('sidetrace-preview')), 'without --service: every service');
+      assert.ok(
+        allServices.some((t: any) => t.service === 'sidetrace-preview' || t.services.includes('sidetrace-preview')),
+        'without --service: every service',
+      );
     });
 
     it('draws a request as a waterfall: its spans, the service it called, bars within 100 columns, no colours when piped', async () => {
@@ -142,18 +162,27 @@ describe('terminal commands against the real Jaeger', () => {
       assert.equal(lines[0], `trace ${project.traceId}  sidetrace-demo: ${project.name}`);
       assert.match(lines[1], new RegExp(`· ${trace.length} spans · 2 services$`));
       for (const l of lines) assert.ok([...l].length <= 100, l);
-      assert.match(lines[3], new RegExp(`^GET /projects/:id  sidetrace-demo\\s+[0-9.]+ (ms|µs|s) █+$`));
+      assert.match(lines[3], /^GET \/projects\/:id {2}sidetrace-demo\s+[0-9.]+ (ms|µs|s) █+$/);
       // Every span is on a line of its own (a request has fewer than five alike siblings) or in a collapsed group.
       const names = new Set(trace.map((s) => s.name));
-      for (const name of names) assert.ok(lines.some((l) => l.includes(name)), `${name} is shown:\n${out}`);
+      for (const name of names)
+        assert.ok(
+          lines.some((l) => l.includes(name)),
+          `${name} is shown:\n${out}`,
+        );
       const preview = trace.find((s) => s.service === 'sidetrace-preview' && s.kind === 'server')!;
-      assert.ok(lines.some((l) => l.includes(`${preview.name}  sidetrace-preview`)), 'the service is named where it changes');
+      assert.ok(
+        lines.some((l) => l.includes(`${preview.name}  sidetrace-preview`)),
+        'the service is named where it changes',
+      );
 
       const attrs = ok(await sidetrace(['trace', project.traceId, '--attrs']));
       assert.ok(attrs.includes('http.route = /projects/:id'));
       const json = JSON.parse(ok(await sidetrace(['trace', project.traceId, '--json'])));
       assert.deepEqual(json.map((s: JaegerSpan) => s.spanId).sort(), trace.map((s) => s.spanId).sort());
-      const shallow = ok(await sidetrace(['trace', project.traceId, '--depth', '1'])).trimEnd().split('\n');
+      const shallow = ok(await sidetrace(['trace', project.traceId, '--depth', '1']))
+        .trimEnd()
+        .split('\n');
       assert.match(shallow[shallow.length - 1], new RegExp(`└─ … ${trace.length - 1} spans below \\(--depth 1\\)`));
     });
 
@@ -161,16 +190,26 @@ describe('terminal commands against the real Jaeger', () => {
       // A real pseudo-terminal (util-linux `script`), 120 columns wide.
       const project = serverSpan('/projects/:id');
       const onTty = async (env: Record<string, string> = {}) => {
-        const r = await run('script', ['-qec', `stty cols 120; exec ${process.execPath} ${path.join(__dirname, '..', 'dist', 'cli', 'index.js')} trace ${project.traceId}`, '/dev/null'], {
-          env: { SIDETRACE_JAEGER_URL: stack.jaegerUrl, ...env },
-        });
+        const r = await run(
+          'script',
+          ['-qec', `stty cols 120; exec ${process.execPath} ${path.join(__dirname, '..', 'dist', 'cli', 'index.js')} trace ${project.traceId}`, '/dev/null'],
+          {
+            env: { SIDETRACE_JAEGER_URL: stack.jaegerUrl, ...env },
+          },
+        );
         assert.equal(r.code, 0, r.stdout.toString());
         return r.stdout.toString().replace(/\r/g, '').trimEnd().split('\n');
       };
       const coloured = await onTty();
-      assert.ok(coloured.some((l) => ANSI.test(l)), 'colours on a terminal');
+      assert.ok(
+        coloured.some((l) => ANSI.test(l)),
+        'colours on a terminal',
+      );
       const plain = coloured.map((l) => l.replace(/\u001b\[[0-9;]*m/g, ''));
-      assert.ok(plain.some((l) => [...l].length > 100), 'wider than a pipe');
+      assert.ok(
+        plain.some((l) => [...l].length > 100),
+        'wider than a pipe',
+      );
       for (const l of plain) assert.ok([...l].length <= 120, `within the terminal's 120 columns: ${l}`);
       const noColor = await onTty({ NO_COLOR: '1' });
       assert.ok(!noColor.some((l) => ANSI.test(l)), 'NO_COLOR: none');
@@ -185,23 +224,46 @@ describe('terminal commands against the real Jaeger', () => {
     });
 
     it('--follow prints traces as they arrive', async () => {
-      const follower = start(process.execPath, [path.join(__dirname, '..', 'dist', 'cli', 'index.js'), 'traces', '--service', 'sidetrace-demo', '--operation', 'GET /users/:id', '--since', '1s', '--follow', '--json'], {
-        env: { SIDETRACE_JAEGER_URL: stack.jaegerUrl },
-        timeoutMs: 60_000,
-      });
+      const follower = start(
+        process.execPath,
+        [
+          path.join(__dirname, '..', 'dist', 'cli', 'index.js'),
+          'traces',
+          '--service',
+          'sidetrace-demo',
+          '--operation',
+          'GET /users/:id',
+          '--since',
+          '1s',
+          '--follow',
+          '--json',
+        ],
+        {
+          env: { SIDETRACE_JAEGER_URL: stack.jaegerUrl },
+          timeoutMs: 60_000,
+        },
+      );
       let out = '';
       let err = '';
       follower.child.stdout!.on('data', (d) => (out += d));
       follower.child.stderr!.on('data', (d) => (err += d));
       try {
-        await waitFor(async () => err, (e) => e.includes('following new traces'), { timeoutMs: 10_000, what: 'the follow note' });
+        await waitFor(
+          async () => err,
+          (e) => e.includes('following new traces'),
+          { timeoutMs: 10_000, what: 'the follow note' },
+        );
         await new Promise((r) => setTimeout(r, 2_500)); // it has polled once with nothing new
         const before = out;
         const traceId = crypto.randomBytes(16).toString('hex');
         const res = await fetch(`${demo.appUrl}/users/4`, { headers: { traceparent: `00-${traceId}-${crypto.randomBytes(8).toString('hex')}-01` } });
         assert.equal(res.status, 200);
         const line = await waitFor(
-          async () => out.slice(before.length).split('\n').find((l) => l.includes(traceId)),
+          async () =>
+            out
+              .slice(before.length)
+              .split('\n')
+              .find((l) => l.includes(traceId)),
           (l) => l !== undefined,
           { timeoutMs: 20_000, what: 'the new trace in --follow output', describe: () => out },
         );
@@ -220,7 +282,14 @@ describe('terminal commands against the real Jaeger', () => {
     const fixture = path.join(FIXTURES, 'migration-run.js');
     const runPhase = async (phase: string, extra: Record<string, string> = {}) => {
       const r = await run(process.execPath, ['--require', PRELOAD, fixture], {
-        env: { PHASE: phase, MIGRATION_NAME: MIGRATION, REDIS_URL: services.redisUrl, OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl, OTEL_SERVICE_NAME: `migrator-${suffix}`, ...extra },
+        env: {
+          PHASE: phase,
+          MIGRATION_NAME: MIGRATION,
+          REDIS_URL: services.redisUrl,
+          OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl,
+          OTEL_SERVICE_NAME: `migrator-${suffix}`,
+          ...extra,
+        },
         timeoutMs: 60_000,
       });
       const out = r.stdout.toString();
@@ -239,7 +308,11 @@ describe('terminal commands against the real Jaeger', () => {
       assert.equal(second.attempt, 2);
       runId = first.runId;
       firstErrored = first.sent.errored;
-      sent = { processed: first.sent.processed + second.sent.processed, skipped: first.sent.skipped + second.sent.skipped, failed: first.sent.failed + second.sent.failed };
+      sent = {
+        processed: first.sent.processed + second.sent.processed,
+        skipped: first.sent.skipped + second.sent.skipped,
+        failed: first.sent.failed + second.sent.failed,
+      };
       await waitFor(
         () => jaegerServiceSpans(stack.jaegerUrl, `migrator-${suffix}`, 500),
         (all) => all.some((s) => s.name === `migration.run ${MIGRATION}`) && all.filter((s) => s.name === `migration.batch ${MIGRATION}`).length >= 10,
@@ -309,8 +382,11 @@ describe('terminal commands against the real Jaeger', () => {
       assert.match(out, /^records {5}54 processed · 3 skipped · 3 failed$/m);
       assert.match(out, /^batches {5}6 committed of 10 records each · 1 failed \(1 committed on retry\)$/m);
       assert.match(out, /^resume at {3}cursor 60$/m);
-      assert.match(out, /^failed batches\n +#3 +[0-9.]+ (ms|s) +[0-9a-f]{32}  committed on a later try\n +Error: disk full \(injected\)$/m);
-      assert.match(out, /^batches with failed records \(2\)\n +#1 +[0-9.]+ (ms|s) +[0-9a-f]{32}  2 failed records\n +rec-12: RangeError: record rec-12 has a corrupt header\n +rec-17: RangeError: record rec-17 has a corrupt header$/m);
+      assert.match(out, /^failed batches\n +#3 +[0-9.]+ (ms|s) +[0-9a-f]{32} {2}committed on a later try\n +Error: disk full \(injected\)$/m);
+      assert.match(
+        out,
+        /^batches with failed records \(2\)\n +#1 +[0-9.]+ (ms|s) +[0-9a-f]{32} {2}2 failed records\n +rec-12: RangeError: record rec-12 has a corrupt header\n +rec-17: RangeError: record rec-17 has a corrupt header$/m,
+      );
       for (const l of out.split('\n')) assert.ok([...l].length <= 100, l);
     });
 
@@ -385,16 +461,24 @@ describe('terminal commands against the real Jaeger', () => {
       assert.match(failedLine, new RegExp(`^\\d\\d-\\d\\d [\\d:]{8}  deploy    ${DEPLOY_SERVICE}  v1\\.1\\.0   production  ${user}\\s+failed `));
       assert.match(failedTrace, new RegExp(`^  trace ${sent[1].traceId}  exit 3`));
       assert.match(lines[5], /\s1$/, 'the deploy with one step');
-      assert.match(lines[1], /^\S+ \S+  rollback  /);
+      assert.match(lines[1], /^\S+ \S+ {2}rollback {2}/);
       const limited = JSON.parse(ok(await sidetrace(['deploys', '--limit', '1', '--json'])));
-      assert.deepEqual(limited.map((r: any) => r.traceId), [sent[2].traceId], 'every service, newest first');
+      assert.deepEqual(
+        limited.map((r: any) => r.traceId),
+        [sent[2].traceId],
+        'every service, newest first',
+      );
     });
   });
 
   describe('errors: one line, non-zero exit', () => {
     it('Jaeger unreachable', async () => {
       const port = await freePort();
-      oneLineError(await cli(['traces', '--jaeger', `http://127.0.0.1:${port}`]), 1, new RegExp(`^sidetrace: cannot reach Jaeger at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
+      oneLineError(
+        await cli(['traces', '--jaeger', `http://127.0.0.1:${port}`]),
+        1,
+        new RegExp(`^sidetrace: cannot reach Jaeger at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
+      );
       oneLineError(await cli(['trace', 'abc123'], { env: { SIDETRACE_JAEGER_URL: `http://127.0.0.1:${port}` } }), 1, /^sidetrace: cannot reach Jaeger/);
     });
 
@@ -414,11 +498,19 @@ describe('terminal commands against the real Jaeger', () => {
     it('a service Jaeger does not know: the ones it does are listed', async () => {
       const known = (await fetch(`${stack.jaegerUrl}/api/services`).then((r) => r.json() as Promise<any>)).data.sort();
       assert.ok(known.includes('sidetrace-demo'));
-      const line = oneLineError(await sidetrace(['traces', '--service', 'no-such-service']), 1, /^sidetrace: Jaeger at \S+ has no service "no-such-service"; it knows /);
+      const line = oneLineError(
+        await sidetrace(['traces', '--service', 'no-such-service']),
+        1,
+        /^sidetrace: Jaeger at \S+ has no service "no-such-service"; it knows /,
+      );
       assert.ok(line.endsWith(`it knows ${known.join(', ')}`), line);
       oneLineError(await sidetrace(['deploys', '--service', 'no-such-service']), 1, /has no service "no-such-service"/);
       oneLineError(await sidetrace(['migration', 'x', '--service', 'no-such-service']), 1, /has no service "no-such-service"/);
-      oneLineError(await sidetrace(['migration', `no-such-run-${suffix}`]), 1, new RegExp(`^sidetrace: no migration run id or name "no-such-run-${suffix}" in Jaeger`));
+      oneLineError(
+        await sidetrace(['migration', `no-such-run-${suffix}`]),
+        1,
+        new RegExp(`^sidetrace: no migration run id or name "no-such-run-${suffix}" in Jaeger`),
+      );
     });
 
     it('an authenticated query endpoint: SIDETRACE_JAEGER_HEADERS is sent and never printed', async () => {
@@ -438,9 +530,15 @@ describe('terminal commands against the real Jaeger', () => {
       await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
       const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}`;
       try {
-        const list = await cli(['traces', '--service', 'sidetrace-demo', '--json'], { env: { SIDETRACE_JAEGER_URL: url, SIDETRACE_JAEGER_HEADERS: `Authorization=Bearer%20${token}` } });
+        const list = await cli(['traces', '--service', 'sidetrace-demo', '--json'], {
+          env: { SIDETRACE_JAEGER_URL: url, SIDETRACE_JAEGER_HEADERS: `Authorization=Bearer%20${token}` },
+        });
         assert.ok(JSON.parse(ok(list)).length > 0);
-        oneLineError(await cli(['traces'], { env: { SIDETRACE_JAEGER_URL: url } }), 1, /refused the query \(HTTP 401\); set its credentials in SIDETRACE_JAEGER_HEADERS$/);
+        oneLineError(
+          await cli(['traces'], { env: { SIDETRACE_JAEGER_URL: url } }),
+          1,
+          /refused the query \(HTTP 401\); set its credentials in SIDETRACE_JAEGER_HEADERS$/,
+        );
         const wrong = await cli(['traces'], { env: { SIDETRACE_JAEGER_URL: url, SIDETRACE_JAEGER_HEADERS: `Authorization=Bearer%20wrong-${token},broken` } });
         assert.equal(wrong.code, 1);
         assert.ok(!wrong.err.includes(token) && !wrong.stdout.toString().includes(token), `the header value is never printed: ${wrong.err}`);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cli, CLI, HOOKS, run, tempDir, tracingEnv } from './helpers/deploy';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
+import { startOtlpReceiver, type OtlpReceiver } from './helpers/otlp-receiver';
 
 let receiver: OtlpReceiver;
 let dir: string;

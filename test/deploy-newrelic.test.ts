@@ -36,7 +36,9 @@ before(async () => {
     req.on('end', () => {
       const { query, variables } = JSON.parse(body);
       calls.push({ headers: req.headers, query, variables });
-      const answer = (status: number, payload: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+      const answer = (status: number, payload: unknown): void => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+      };
       if (reject) return answer(reject.status, { errors: [{ message: reject.message }] });
       if (req.headers['api-key'] !== API_KEY) return answer(401, { errors: [{ message: 'Invalid API key' }] });
       if (/entitySearch\(query: \$query\)/.test(query)) {

@@ -37,10 +37,6 @@ async function deploySpan(id: string): Promise<ReceivedSpan> {
   return span;
 }
 
-function trace(traceId: string): ReceivedSpan[] {
-  return receiver.spans.filter((s) => s.traceId === traceId);
-}
-
 describe('sidetrace deploy -- <command>', () => {
   it('records a successful deploy with its deployment, version and performer attributes', async () => {
     const r = await cli(['deploy', '--version', 'v1.4.2', '--id', 'ok-1', '--', 'true'], {
@@ -140,7 +136,7 @@ describe('sidetrace deploy -- <command>', () => {
   it('passes SIGTERM sent to the CLI on to the command, and exits as the command does', async () => {
     const child = script('trap.sh', `trap 'echo got-term; exit 7' TERM\necho ready\nwhile true; do sleep 0.05; done\n`);
     const running = start(NODE, [CLI, 'deploy', '--id', 'fwd-1', '--', 'sh', child], { env: tracingEnv(receiver) });
-    let r;
+    let r: Awaited<typeof running.done>;
     try {
       let out = '';
       const ready = new Promise<void>((resolve) => running.child.stdout!.on('data', (d) => (out += d) && out.includes('ready') && resolve()));

@@ -24,7 +24,7 @@ let health: { url: string; status: number };
 before(async () => {
   rx = await startOtlpReceiver();
   health = { url: '', status: 200 };
-  const h = await serve((req, res) => res.writeHead(health.status, { 'content-type': 'application/json' }).end('{"status":"Server available"}'));
+  const h = await serve((_req, res) => res.writeHead(health.status, { 'content-type': 'application/json' }).end('{"status":"Server available"}'));
   health.url = h;
 });
 after(async () => {
@@ -162,6 +162,22 @@ describe('sidetrace doctor', () => {
     assert.match(r.stdout, /^sidetrace doctor: 3 check\(s\) failed: config, tracing$/m);
   });
 
+  it('SIDETRACE_AGENT=newrelic: tracing is on through the New Relic agent; without a license key or newrelic.js it fails, saying why', async () => {
+    const on = await doctor(env({ SIDETRACE_AGENT: 'newrelic' }));
+    assert.match(on.stdout, /^ok tracing: on, through the New Relic agent \(SIDETRACE_AGENT=newrelic\)$/m);
+    assert.doesNotMatch(on.stdout, /not available/);
+    assertNoSecrets(on.stdout + on.stderr);
+    assert.equal(on.code, 0, on.stdout);
+
+    const { NEW_RELIC_LICENSE_KEY: _key, ...withoutKey } = env({ SIDETRACE_AGENT: 'newrelic', NEW_RELIC_NO_CONFIG_FILE: 'true' });
+    const off = await doctor(withoutKey);
+    assert.equal(off.code, 1);
+    assert.deepEqual(
+      steps(off.stdout).filter((l) => l.startsWith('FAIL')),
+      ['FAIL tracing: SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the app would run untraced'],
+    );
+  });
+
   it('--help explains it; an unexpected argument exits 2', async () => {
     const help = await doctor({}, ['--help']);
     assert.equal(help.code, 0);
@@ -179,7 +195,10 @@ describe('sidetrace doctor', () => {
       jaegerUrl = await serve((req, res) => {
         const id = /^\/api\/traces\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1];
         const spans = known ? rx.spans.filter((s) => s.traceId === id) : [];
-        if (!spans.length) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}');
+        if (!spans.length) {
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}');
+          return;
+        }
         const data = [{ traceID: id, spans: spans.map((s) => ({ traceID: s.traceId, spanID: s.spanId, operationName: s.name, processID: 'p1' })), processes: { p1: { serviceName: spans[0].resource['service.name'] } } }];
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
       });

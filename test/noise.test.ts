@@ -18,7 +18,7 @@ const apps: RunningApp[] = [];
 
 before(async () => {
   rx = await startOtlpReceiver();
-  upstream = http.createServer((req, res) => res.end('upstream'));
+  upstream = http.createServer((_req, res) => res.end('upstream'));
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`;
 });

@@ -152,7 +152,7 @@ describe('secrets in what the app handles', () => {
 });
 
 describe('obfuscateSql and the redaction processor (dist modules, in-process)', () => {
-  const { obfuscateSql, RedactionProcessor } = require(path.join(ROOT, 'dist', 'redaction.js'));
+  const { obfuscateSql, RedactionProcessor } = require(path.join(ROOT, 'dist', 'policy', 'redaction.js'));
 
   it('edge cases of SQL literals', () => {
     const cases: [string, string][] = [

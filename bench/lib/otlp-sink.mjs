@@ -1,8 +1,9 @@
 // A lightweight OTLP/HTTP trace sink for the benchmarks, run as its own
 // process so its work does not share the load generator's event loop. It
 // answers like a collector and counts what really arrives (requests, bytes on
-// the wire, spans), walking the protobuf framing instead of decoding it, so it
-// costs little CPU on a machine the app under test shares.
+// the wire, spans), walking the protobuf framing instead of decoding it
+// (countSpans, test/helpers/otlp-decode.mjs), so it costs little CPU on a
+// machine the app under test shares.
 //
 //   node bench/lib/otlp-sink.mjs [--hang]
 //   → prints "listening on http://127.0.0.1:PORT"
@@ -10,59 +11,7 @@
 //   --hang: accepts trace exports and never answers (a hung collector).
 import http from 'node:http';
 import zlib from 'node:zlib';
-
-/** Reads a varint at `pos`; returns [value, nextPos]. */
-function varint(buf, pos) {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const b = buf[pos++];
-    value += (b & 0x7f) * 2 ** shift;
-    if (b < 0x80) return [value, pos];
-    shift += 7;
-  }
-}
-
-/** Calls `onField(fieldNumber, start, end)` for each length-delimited field of the message in buf[start, end). */
-function eachMessageField(buf, start, end, onField) {
-  let pos = start;
-  while (pos < end) {
-    let key;
-    [key, pos] = varint(buf, pos);
-    const wire = key & 7;
-    if (wire === 2) {
-      let len;
-      [len, pos] = varint(buf, pos);
-      onField(key >>> 3, pos, pos + len);
-      pos += len;
-    } else if (wire === 0) [, pos] = varint(buf, pos);
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else throw new Error(`unsupported wire type ${wire}`);
-  }
-}
-
-/** Spans in an ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
-export function countProtobufSpans(buf) {
-  let spans = 0;
-  eachMessageField(buf, 0, buf.length, (f, s, e) => {
-    if (f !== 1) return;
-    eachMessageField(buf, s, e, (f2, s2, e2) => {
-      if (f2 !== 2) return;
-      eachMessageField(buf, s2, e2, (f3) => {
-        if (f3 === 2) spans++;
-      });
-    });
-  });
-  return spans;
-}
-
-export function countJsonSpans(text) {
-  let spans = 0;
-  const body = JSON.parse(text);
-  for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += (ss.spans ?? []).length;
-  return spans;
-}
+import { countSpans } from '../../test/helpers/otlp-decode.mjs';
 
 export function startSink({ hang = false, port = 0 } = {}) {
   const stats = { requests: 0, bytes: 0, spans: 0, undecodable: 0 };
@@ -86,7 +35,7 @@ export function startSink({ hang = false, port = 0 } = {}) {
       }
       try {
         const body = req.headers['content-encoding'] === 'gzip' ? zlib.gunzipSync(wire) : wire;
-        stats.spans += String(req.headers['content-type']).includes('json') ? countJsonSpans(body.toString('utf8')) : countProtobufSpans(body);
+        stats.spans += countSpans(body, String(req.headers['content-type']));
       } catch {
         stats.undecodable++;
       }

@@ -2,14 +2,14 @@
 // It prints the effective configuration (secrets masked), then one line per
 // step — `ok …`, `FAIL …` or `skip …` — and exits 1 when a step failed:
 //   config            every variable parsed without a problem
-//   tracing           the app would trace (not off, not an unavailable agent)
+//   tracing           the app would trace (not off; with SIDETRACE_AGENT=newrelic, the agent would load)
 //   collector health  SIDETRACE_COLLECTOR_HEALTH_URL (default: port 13133 on the OTLP endpoint's host) answers 2xx
 //   export            one real span `sidetrace.doctor` through each configured exporter
 //   jaeger            that span's trace is found through SIDETRACE_JAEGER_QUERY_URL (/api/traces/<traceId>)
 import path from 'node:path';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { readConfig, type ConfigProblem, type SidetraceConfig } from '../config';
+import { readConfig, secretValues, type ConfigProblem, type ConfigResult, type SidetraceConfig } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
 import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sidetrace doctor: unexpected argument ${JSON.stringify(argv[0])}; it reads only the environment (sidetrace doctor --help)\n`);
     return 2;
   }
-  const doctor = new Doctor(process.env);
+  const doctor = new Doctor(readConfig(), secretValues());
   try {
     await doctor.run();
   } catch (err) {
@@ -59,9 +59,11 @@ class Doctor {
   private readonly secrets: string[];
   private readonly failed: string[] = [];
 
-  constructor(private readonly env: NodeJS.ProcessEnv) {
-    ({ config: this.config, problems: this.problems } = readConfig(env));
-    this.secrets = secretsOf(this.config, env);
+  /** `secretValues`: values of the secret variables, masked wherever they would appear. */
+  constructor({ config, problems }: ConfigResult, secretValues: string[]) {
+    this.config = config;
+    this.problems = problems;
+    this.secrets = secretsOf(config, secretValues);
   }
 
   async run(): Promise<void> {
@@ -73,13 +75,29 @@ class Doctor {
     if (this.problems.length) for (const p of this.problems) this.step('FAIL', 'config', p.message);
     else this.step('ok', 'config', 'no problems');
 
-    if (c.agent === 'newrelic') this.step('FAIL', 'tracing', 'SIDETRACE_AGENT=newrelic is not available in this version; tracing is off');
+    if (c.agent === 'newrelic') this.checkNewRelicAgent(identity);
     else if (!c.enabled) this.step('FAIL', 'tracing', `off: ${c.disabledReason}`);
     else this.step('ok', 'tracing', 'on');
 
     await this.checkHealth();
     const traceId = await this.checkExport(identity);
     await this.checkJaeger(traceId);
+  }
+
+  /** SIDETRACE_AGENT=newrelic: the New Relic agent traces the app when it loads, which needs what src/newrelic/agent.ts checks. */
+  private checkNewRelicAgent(identity: ServiceIdentity): void {
+    const nr = this.config.newRelic;
+    const { findConfigFile } = require('../newrelic/agent') as typeof import('../newrelic/agent');
+    const configFile = findConfigFile(nr);
+    if (nr.disabledReason) {
+      this.step('FAIL', 'tracing', `off: ${nr.disabledReason} (SIDETRACE_AGENT=newrelic: the New Relic agent is not loaded)`);
+    } else if (!nr.licenseKeySet && !configFile) {
+      this.step('FAIL', 'tracing', 'SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the app would run untraced');
+    } else if (!nr.appNameSet && !configFile && identity.name.startsWith('unknown_service')) {
+      this.step('FAIL', 'tracing', 'SIDETRACE_AGENT=newrelic but NEW_RELIC_APP_NAME is not set (nor OTEL_SERVICE_NAME, nor a package.json name); the app would run untraced');
+    } else {
+      this.step('ok', 'tracing', `on, through the New Relic agent (SIDETRACE_AGENT=newrelic${configFile ? `, ${path.basename(configFile)}` : ''})`);
+    }
   }
 
   finish(): number {
@@ -106,11 +124,12 @@ class Doctor {
   private printConfig(identity: ServiceIdentity): void {
     const c = this.config;
     const plan = planInstrumentations(c, [process.cwd()]);
+    const b = c.batch;
     const rows: [string, string][] = [
       ['service', `${identity.name}${identity.version ? `@${identity.version}` : ''}${identity.environment ? ` (${identity.environment})` : ''}`],
       ['exporters', describeTargets(c).join('; ') || 'none (propagation only)'],
       ['sampler', `${describeSampler(c)}; noise policy ${c.noise.enabled ? 'on' : 'off'}`],
-      ['batch', `queue ${c.batch.maxQueueSize}, batch ${c.batch.maxExportBatchSize}, every ${c.batch.scheduledDelayMillis} ms, export timeout ${c.batch.exportTimeoutMillis} ms`],
+      ['batch', `queue ${b.maxQueueSize}, batch ${b.maxExportBatchSize}, every ${b.scheduledDelayMillis} ms, export timeout ${b.exportTimeoutMillis} ms`],
       ['shutdown bound', `${c.shutdownTimeoutMs} ms`],
       ['propagators', c.propagators.join(', ') || 'none'],
       ['instrumentations', `${plan.load.join(', ') || 'none'} (for the app in ${process.cwd()})`],
@@ -124,7 +143,7 @@ class Doctor {
   private async checkHealth(): Promise<void> {
     const url = this.config.doctor.collectorHealthUrl;
     if (!url) {
-      const why = this.env.SIDETRACE_COLLECTOR_HEALTH_URL?.trim().toLowerCase() === 'none' ? 'SIDETRACE_COLLECTOR_HEALTH_URL=none' : 'no OTLP exporter and SIDETRACE_COLLECTOR_HEALTH_URL is not set';
+      const why = this.config.doctor.collectorHealthOff ? 'SIDETRACE_COLLECTOR_HEALTH_URL=none' : 'no OTLP exporter and SIDETRACE_COLLECTOR_HEALTH_URL is not set';
       this.step('skip', 'collector health', why);
       return;
     }
@@ -158,7 +177,7 @@ class Doctor {
     let accepted = false;
     for (const name of names) {
       const where = describeExporter(name, this.config);
-      let target;
+      let target: ReturnType<typeof createExporter>;
       try {
         target = createExporter(name, short);
       } catch (err) {
@@ -258,8 +277,8 @@ function networkError(err: unknown): string {
 }
 
 /** Values that must never be printed, even inside an error text: header values, passwords, URL userinfo and query values. */
-function secretsOf(config: SidetraceConfig, env: NodeJS.ProcessEnv): string[] {
-  const values = [...Object.values(config.otlp.headers), config.jaeger.password, env.NEW_RELIC_LICENSE_KEY];
+function secretsOf(config: SidetraceConfig, secretValues: string[]): string[] {
+  const values = [...Object.values(config.otlp.headers), config.jaeger.password, ...secretValues];
   for (const url of [config.otlp.endpoint, config.jaeger.endpoint, config.doctor.collectorHealthUrl, config.doctor.jaegerQueryUrl]) {
     if (!url) continue;
     try {

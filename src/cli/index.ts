@@ -35,7 +35,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'deploy': {
       const { deployMain } = require('../deploy/command') as typeof import('../deploy/command');
-      return deployMain(rest);
+      const { readDeployEnv } = require('../config/deploy') as typeof import('../config/deploy');
+      return deployMain(rest, readDeployEnv());
     }
     case 'doctor': {
       const { main: doctorMain } = require('./doctor') as typeof import('./doctor');

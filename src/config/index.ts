@@ -8,7 +8,7 @@
 import { parseTraceparent } from '../tracing/traceparent';
 import { DEFAULT_IGNORE_PATHS, DEFAULT_DETECTORS, DEFAULT_JAEGER_URL, DETECTORS, EXPORTERS, LOG_LEVELS, PROPAGATORS, PROTOCOLS, SAMPLERS } from './defaults';
 import { echo, Reader, splitList, type Env } from './reader';
-import { DEFAULT_REDACTED_QUERY_PARAMS } from '../policy/secrets';
+import { DEFAULT_REDACTED_QUERY_PARAMS, SECRET_VARIABLES } from '../policy/secrets';
 import type {
   BatchConfig,
   ConfigResult,
@@ -59,7 +59,8 @@ function readHeaders(r: Reader, name: string): Record<string, string> {
   const bad = Object.keys(headers).filter((k) => !HEADER_NAME.test(k) || /[\r\n\0]/.test(headers[k]));
   if (bad.length) {
     for (const k of bad) delete headers[k];
-    r.problems.push({ variable: name, message: `${name} has entries HTTP cannot send as headers (${echo(bad)}: a name that is not a token, or a line break in the value); ignoring ${bad.length === 1 ? 'it' : 'them'}` });
+    const why = 'a name that is not a token, or a line break in the value';
+    r.problems.push({ variable: name, message: `${name} has entries HTTP cannot send as headers (${echo(bad)}: ${why}); ignoring ${bad.length === 1 ? 'it' : 'them'}` });
   }
   return headers;
 }
@@ -242,6 +243,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
     newRelic: readNewRelic(r, explicitEnabled),
     doctor: {
       collectorHealthUrl: collectorHealthUrl(r, exporters.includes('otlp') ? otlp.endpoint : undefined),
+      collectorHealthOff: r.raw('SIDETRACE_COLLECTOR_HEALTH_URL')?.toLowerCase() === 'none',
       jaegerQueryUrl: doctorJaegerUrl,
     },
     terminal: {
@@ -252,6 +254,15 @@ export function readConfig(env: Env = process.env): ConfigResult {
     },
   };
   return { config, problems: r.problems };
+}
+
+/**
+ * The values of the variables that hold secrets (SECRET_VARIABLES), for output
+ * that must mask them wherever they appear (`sidetrace doctor`). They are not
+ * kept on the config object, which is described in start-up lines.
+ */
+export function secretValues(env: Env = process.env): string[] {
+  return [...SECRET_VARIABLES].map((name) => env[name]?.trim()).filter((v): v is string => !!v);
 }
 
 /** A version-00 W3C traceparent in TRACEPARENT (the environment-variable carrier), with TRACESTATE. */

@@ -98,6 +98,8 @@ export interface SidetraceConfig {
   doctor: {
     /** The collector's health_check endpoint; undefined → not checked. */
     collectorHealthUrl?: string;
+    /** SIDETRACE_COLLECTOR_HEALTH_URL=none: the check is turned off (rather than having no endpoint to check). */
+    collectorHealthOff: boolean;
     /** Jaeger's query service, to confirm the test span arrived; undefined → not checked. */
     jaegerQueryUrl?: string;
   };

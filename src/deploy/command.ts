@@ -3,7 +3,7 @@
 // usage error; 1 when a carrier operation could not be done).
 import { log } from '../logging/log';
 import { oneOf, parseArgs, UsageError, type FlagSpec, type ParsedArgs } from './args';
-import { readDeployEnv } from './context';
+import type { DeployEnv } from '../config/deploy';
 import type { DeployFlags } from './facts';
 import { DEPLOYMENT_TYPES } from './newrelic-marker';
 import { githubRunTraceId } from './trace-id';
@@ -71,8 +71,8 @@ function noPositionals(p: ParsedArgs, where: string): void {
   if (p.command) throw new UsageError(`${where}: takes no command after --`);
 }
 
-function carrierOf(p: ParsedArgs, where: string): string {
-  const c = typeof p.flags.carrier === 'string' ? p.flags.carrier : readDeployEnv().carrierPath;
+function carrierOf(p: ParsedArgs, where: string, denv: DeployEnv): string {
+  const c = typeof p.flags.carrier === 'string' ? p.flags.carrier : denv.carrierPath;
   if (!c) throw new UsageError(`${where}: needs a carrier file (--carrier FILE or SIDETRACE_DEPLOY_CARRIER)`);
   return c;
 }
@@ -81,13 +81,14 @@ function statusOf(p: ParsedArgs, where: string) {
   return oneOf(p.flags.status, ['succeeded', 'failed'] as const, 'status', where) ?? 'succeeded';
 }
 
-export async function deployMain(argv: string[]): Promise<number> {
+/** `denv`: the deploy's environment, as src/config/deploy.ts read it. */
+export async function deployMain(argv: string[], denv: DeployEnv): Promise<number> {
   if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(DEPLOY_USAGE);
     return 0;
   }
   try {
-    return await dispatch(argv);
+    return await dispatch(argv, denv);
   } catch (err) {
     if (err instanceof UsageError) {
       log.error(`${err.message} (see sidetrace deploy --help)`);
@@ -97,7 +98,7 @@ export async function deployMain(argv: string[]): Promise<number> {
   }
 }
 
-async function dispatch(argv: string[]): Promise<number> {
+async function dispatch(argv: string[], denv: DeployEnv): Promise<number> {
   const sub = argv[0];
   if (sub === 'open') {
     const where = 'deploy open';
@@ -105,7 +106,7 @@ async function dispatch(argv: string[]): Promise<number> {
     noPositionals(p, where);
     const flags = deployFlags(p, where);
     const { openDeploy } = require('./phases') as typeof import('./phases');
-    return openDeploy(flags, carrierOf(p, where));
+    return openDeploy(flags, carrierOf(p, where, denv), denv);
   }
   if (sub === 'close') {
     const where = 'deploy close';
@@ -113,7 +114,7 @@ async function dispatch(argv: string[]): Promise<number> {
     noPositionals(p, where);
     const status = statusOf(p, where);
     const { closeDeploy } = require('./phases') as typeof import('./phases');
-    return closeDeploy(carrierOf(p, where), status);
+    return closeDeploy(carrierOf(p, where, denv), status, denv);
   }
   if (sub === 'step') {
     const where = 'deploy step';
@@ -123,24 +124,23 @@ async function dispatch(argv: string[]): Promise<number> {
     if (p.flags.open || p.flags.close) {
       if (p.flags.open && p.flags.close) throw new UsageError(`${where}: --open and --close exclude each other`);
       noPositionals(p, where);
-      const file = carrierOf(p, where);
+      const file = carrierOf(p, where, denv);
       const phases = require('./phases') as typeof import('./phases');
-      return p.flags.open ? phases.openStep(name, file) : phases.closeStep(name, file, statusOf(p, where));
+      return p.flags.open ? phases.openStep(name, file, denv) : phases.closeStep(name, file, statusOf(p, where));
     }
     if (p.flags.status) throw new UsageError(`${where}: --status goes with --close only`);
     const command = needCommand(p, where);
     const flags = deployFlags(p, where);
     const { runStepCommand } = require('./step') as typeof import('./step');
-    return runStepCommand(name, command, typeof p.flags.carrier === 'string' ? p.flags.carrier : undefined, flags);
+    return runStepCommand(name, command, typeof p.flags.carrier === 'string' ? p.flags.carrier : undefined, flags, denv);
   }
   if (sub === 'trace-id') {
     const where = 'deploy trace-id';
     const p = parseArgs(argv.slice(1), { repository: 'value', 'run-id': 'value', 'run-attempt': 'value' }, where);
     noPositionals(p, where);
-    const env = process.env;
-    const repository = (p.flags.repository as string | undefined) ?? env.GITHUB_REPOSITORY;
-    const runId = (p.flags['run-id'] as string | undefined) ?? env.GITHUB_RUN_ID;
-    const runAttempt = (p.flags['run-attempt'] as string | undefined) ?? env.GITHUB_RUN_ATTEMPT ?? '1';
+    const repository = (p.flags.repository as string | undefined) ?? denv.githubRun.repository;
+    const runId = (p.flags['run-id'] as string | undefined) ?? denv.githubRun.runId;
+    const runAttempt = (p.flags['run-attempt'] as string | undefined) ?? denv.githubRun.runAttempt ?? '1';
     if (!repository || !runId) throw new UsageError(`${where}: needs --repository and --run-id (or GITHUB_REPOSITORY and GITHUB_RUN_ID)`);
     process.stdout.write(`${githubRunTraceId({ repository, runId, runAttempt })}\n`);
     return 0;
@@ -154,12 +154,12 @@ async function dispatch(argv: string[]): Promise<number> {
     if (!Number.isFinite(after) || after < 0) throw new UsageError(`${where}: --after must be a number of seconds`);
     const reason = oneOf(p.flags.reason, ['timeout', 'next-deploy'] as const, 'reason', where) ?? 'timeout';
     const { expireDeploy } = require('./phases') as typeof import('./phases');
-    return expireDeploy(carrierOf(p, where), String(p.flags['deploy-span'] ?? ''), after, reason);
+    return expireDeploy(carrierOf(p, where, denv), String(p.flags['deploy-span'] ?? ''), after, reason);
   }
   const where = 'deploy';
   const p = parseArgs(argv, IDENTITY, where);
   const command = needCommand(p, where);
   const flags = deployFlags(p, where);
   const { runDeployCommand } = require('./deploy') as typeof import('./deploy');
-  return runDeployCommand(flags, command, typeof p.flags.carrier === 'string' ? p.flags.carrier : undefined);
+  return runDeployCommand(flags, command, typeof p.flags.carrier === 'string' ? p.flags.carrier : undefined, denv);
 }

@@ -13,15 +13,16 @@ import { shutdown } from '../start';
 import { DISTRO_VERSION } from '../version';
 import { claimCarrier, nowUnixNano, readCarrier, removeQuietly, writeCarrier, type Carrier } from './carrier';
 import { runCommand } from './child';
-import { readDeployEnv, type DeployEnv, type Env } from './context';
+import { readDeployEnv, type DeployEnv, type Env } from '../config/deploy';
 import { deployAttributes, resolveDeployFacts, type DeployFacts, type DeployFlags } from './facts';
 import { markDeployment } from './newrelic-marker';
-import { closeLeftoverSteps, prepareCarrier } from './phases';
+import { closeLeftoverSteps, prepareCarrier } from './lifecycle';
 import { contextOf, envJoining } from './spans';
 import { startSpanWithIds } from './span-ids';
 import { githubRunTraceId } from './trace-id';
 import { formatTraceparent } from '../tracing/traceparent';
 import { startTracing, TRACER_NAME } from './tracing';
+import { ATTR_DEPLOYMENT_ID, ATTR_DEPLOYMENT_STATUS, ATTR_PROCESS_EXIT_CODE } from '../tracing/semconv';
 
 export interface DeployHandle {
   readonly span: Span;
@@ -50,9 +51,8 @@ export function identityOf(facts: DeployFacts) {
  * set. Resolves or rejects as `work` does.
  */
 export async function traceDeploy<T>(options: TraceDeployOptions, work: (deploy: DeployHandle) => Promise<T>): Promise<T> {
-  const env = options.env ?? process.env;
-  const denv = readDeployEnv(env);
-  const facts = resolveDeployFacts(options, denv, readConfig(env).config, options.cwd);
+  const denv = readDeployEnv(options.env);
+  const facts = resolveDeployFacts(options, denv, readConfig(options.env).config, options.cwd);
   return runInDeploySpan(trace.getTracer(TRACER_NAME, DISTRO_VERSION), facts, denv, options, work);
 }
 
@@ -90,7 +90,7 @@ export async function runInDeploySpan<T>(tracer: Tracer, facts: DeployFacts, den
       thrown = { error };
       failure ??= error instanceof Error ? error.message : String(error);
     }
-    span.setAttribute('deployment.status', failure ? 'failed' : 'succeeded');
+    span.setAttribute(ATTR_DEPLOYMENT_STATUS, failure ? 'failed' : 'succeeded');
     if (failure) span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
     span.end();
     if (!failure) {
@@ -115,8 +115,7 @@ function announce(facts: DeployFacts, traceId: string, summaryPath: string | und
 }
 
 /** `sidetrace deploy [options] -- <command...>`: the CLI exits with the command's status. */
-export async function runDeployCommand(flags: DeployFlags, command: string[], carrierFlag: string | undefined): Promise<number> {
-  const denv = readDeployEnv();
+export async function runDeployCommand(flags: DeployFlags, command: string[], carrierFlag: string | undefined, denv: DeployEnv): Promise<number> {
   for (const p of denv.problems) log.warn(p);
   const { config } = readConfig();
   // The facts (git lookups included) are needed only for a span or a marker.
@@ -149,7 +148,7 @@ export async function runDeployCommand(flags: DeployFlags, command: string[], ca
       } else if (outcome.code !== 0) {
         deploy.fail(`the command exited with code ${outcome.code}`);
       }
-      deploy.span.setAttribute('process.exit.code', exitCode);
+      deploy.span.setAttribute(ATTR_PROCESS_EXIT_CODE, exitCode);
       if (carrier) carrier.finish(tracer);
     });
   } finally {
@@ -186,7 +185,7 @@ function ownCarrier(carrierFlag: string | undefined, deploy: DeployHandle, facts
         traceparent: formatTraceparent(ctx),
         startTimeUnixNano: now,
         lastActivityUnixNano: now,
-        attributes: { 'deployment.id': deploy.deploymentId },
+        attributes: { [ATTR_DEPLOYMENT_ID]: deploy.deploymentId },
         identity: identityOf(facts),
         kind: facts.kind,
         ownerPid: process.pid,

@@ -6,8 +6,21 @@ import path from 'node:path';
 import type { SidetraceConfig } from '../config';
 import { findAppPackage } from '../sdk/resource';
 import type { CarrierAttributes } from './carrier';
-import type { CiRun, DeployEnv } from './context';
+import type { CiRun, DeployEnv } from '../config/deploy';
 import { canonicalRepositoryUrl, gitHeadRevision, gitRemoteUrl } from './git';
+import {
+  ATTR_CICD_PIPELINE_NAME,
+  ATTR_CICD_PIPELINE_RUN_ID,
+  ATTR_CICD_PIPELINE_RUN_URL_FULL,
+  ATTR_DEPLOYMENT_ENVIRONMENT,
+  ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+  ATTR_DEPLOYMENT_ID,
+  ATTR_DEPLOYMENT_NAME,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_VCS_REF_HEAD_REVISION,
+  ATTR_VCS_REPOSITORY_URL_FULL,
+} from '../tracing/semconv';
 
 export type DeployKind = 'deploy' | 'rollback';
 
@@ -54,11 +67,11 @@ export function resolveDeployFacts(flags: DeployFlags, denv: DeployEnv, config: 
   const gitHead = () => (head === null ? (head = gitHeadRevision(cwd)) : head);
   const pkg = () => findAppPackage(path.join(cwd, 'package.json'));
 
-  const service = flags.service ?? config.serviceName ?? attrs['service.name'] ?? k.service ?? pkg().name ?? 'unknown_service';
+  const service = flags.service ?? config.serviceName ?? attrs[ATTR_SERVICE_NAME] ?? k.service ?? pkg().name ?? 'unknown_service';
   // The same order the preload uses for the app's service.version (KAMAL_VERSION,
   // GIT_COMMIT_SHA, GITHUB_SHA), so the deploy and the app's spans line up.
   const version = flags.version ?? config.deploy.version ?? gitHead();
-  const environment = flags.environment ?? k.destination ?? attrs['deployment.environment.name'] ?? attrs['deployment.environment'];
+  const environment = flags.environment ?? k.destination ?? attrs[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] ?? attrs[ATTR_DEPLOYMENT_ENVIRONMENT];
   const kind: DeployKind = flags.kind ?? (k.command === 'rollback' ? 'rollback' : 'deploy');
   const ci = denv.ci;
   const id = flags.id ?? (ci ? (ci.github ? `${ci.runId}-${ci.github.runAttempt}` : ci.runId) : undefined);
@@ -73,20 +86,20 @@ export function resolveDeployFacts(flags: DeployFlags, denv: DeployEnv, config: 
 /** The deploy span's attributes (README: "Deploys" lists them). */
 export function deployAttributes(facts: DeployFacts, deploymentId: string, denv: DeployEnv): CarrierAttributes {
   const a: CarrierAttributes = {
-    'deployment.name': facts.name,
-    'deployment.id': deploymentId,
+    [ATTR_DEPLOYMENT_NAME]: facts.name,
+    [ATTR_DEPLOYMENT_ID]: deploymentId,
     'sidetrace.deploy.kind': facts.kind,
   };
   const set = (key: string, v: string | undefined) => {
     if (v) a[key] = v;
   };
-  set('deployment.environment.name', facts.environment);
-  set('service.version', facts.version);
-  set('vcs.ref.head.revision', facts.revision);
-  set('vcs.repository.url.full', facts.repositoryUrl);
-  set('cicd.pipeline.name', facts.ci?.pipelineName);
-  set('cicd.pipeline.run.id', facts.ci?.runId);
-  set('cicd.pipeline.run.url.full', facts.ci?.runUrl);
+  set(ATTR_DEPLOYMENT_ENVIRONMENT_NAME, facts.environment);
+  set(ATTR_SERVICE_VERSION, facts.version);
+  set(ATTR_VCS_REF_HEAD_REVISION, facts.revision);
+  set(ATTR_VCS_REPOSITORY_URL_FULL, facts.repositoryUrl);
+  set(ATTR_CICD_PIPELINE_NAME, facts.ci?.pipelineName);
+  set(ATTR_CICD_PIPELINE_RUN_ID, facts.ci?.runId);
+  set(ATTR_CICD_PIPELINE_RUN_URL_FULL, facts.ci?.runUrl);
   set('user.name', facts.performer);
   set('kamal.command', denv.kamal.command);
   set('kamal.subcommand', denv.kamal.subcommand);

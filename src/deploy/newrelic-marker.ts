@@ -4,7 +4,14 @@
 // with entitySearch (APM and OpenTelemetry services). A marker that cannot
 // be created never fails the deploy: the caller prints the one-line reason.
 // The user API key goes in the API-Key header and nowhere else.
-import type { NewRelicSettings } from './context';
+import type { NewRelicSettings } from '../config/deploy';
+import {
+  ATTR_CICD_PIPELINE_RUN_URL_FULL,
+  ATTR_DEPLOYMENT_ID,
+  ATTR_DEPLOYMENT_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_VCS_REF_HEAD_REVISION,
+} from '../tracing/semconv';
 
 export interface MarkerDetails {
   version: string;
@@ -108,7 +115,7 @@ export async function markDeployment(req: MarkerRequest, say: (line: string) => 
   if (!req.settings.userApiKey) return undefined;
   const str = (k: string) => (typeof req.attributes[k] === 'string' ? (req.attributes[k] as string) : undefined);
   const entity = req.entity ?? req.settings.entityGuid ?? req.settings.entityName ?? req.service;
-  const version = str('service.version');
+  const version = str(ATTR_SERVICE_VERSION);
   let result: MarkerResult;
   if (!version) {
     result = { ok: false, reason: 'the deploy has no version (give --version)' };
@@ -116,13 +123,13 @@ export async function markDeployment(req: MarkerRequest, say: (line: string) => 
     try {
       result = await createDeploymentMarker(req.settings, entity, {
         version,
-        commit: str('vcs.ref.head.revision'),
+        commit: str(ATTR_VCS_REF_HEAD_REVISION),
         changelog: req.changelog,
-        description: `${str('deployment.name') ?? `deploy ${req.service}`}${req.traceId ? ` (trace ${req.traceId})` : ''}`,
+        description: `${str(ATTR_DEPLOYMENT_NAME) ?? `deploy ${req.service}`}${req.traceId ? ` (trace ${req.traceId})` : ''}`,
         user: str('user.name'),
-        deepLink: str('cicd.pipeline.run.url.full'),
+        deepLink: str(ATTR_CICD_PIPELINE_RUN_URL_FULL),
         deploymentType: req.deploymentType ?? 'BASIC',
-        groupId: str('deployment.id'),
+        groupId: str(ATTR_DEPLOYMENT_ID),
         timestamp: req.timestamp,
       });
     } catch (err) {

@@ -1,37 +1,35 @@
-// Deploys and steps that open in one process and close in another, through
-// a carrier file (carrier.ts): Kamal's pre-deploy opens the deploy,
-// pre-app-boot/post-app-boot open and close each boot group, post-deploy
-// closes the deploy. A deploy that is never closed (its post-deploy did not
+// The CLI handlers of deploys and steps that open in one process and close
+// in another, through a carrier file (carrier.ts): `sidetrace deploy open`,
+// `close`, `step NAME --open/--close` and the internal `expire`. Kamal's
+// pre-deploy opens the deploy, pre-app-boot/post-app-boot open and close each
+// boot group, post-deploy closes the deploy. What the wrapped deploy
+// (deploy.ts) and steps (step.ts) share with them is in lifecycle.ts. A deploy that is never closed (its post-deploy did not
 // run because it failed) is closed as failed, ending at its last recorded
 // activity, by whichever comes first: the next `deploy open` on the same
 // carrier, or the watchdog that `open` leaves behind (SIDETRACE_DEPLOY_TIMEOUT).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
-import { ROOT_CONTEXT, SpanKind, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
 import { readConfig } from '../config';
+import type { DeployEnv } from '../config/deploy';
 import { log } from '../logging/log';
 import { runAsRootWork } from '../tracing/root-work';
 import { shutdown } from '../start';
-import { CarrierError, claimCarrier, hrTimeOf, isAlive, nowUnixNano, readCarrier, removeQuietly, writeCarrier, type Carrier, type CarrierAttributes } from './carrier';
-import { readDeployEnv, type DeployEnv } from './context';
+import { claimCarrier, hrTimeOf, isAlive, nowUnixNano, readCarrier, removeQuietly, writeCarrier, type Carrier, type CarrierAttributes } from './carrier';
 import { deployAttributes, resolveDeployFacts, type DeployFlags } from './facts';
+import { CLI, closeLeftoverSteps, prepareCarrier, spanIdOf, stepAttributes } from './lifecycle';
 import { markDeployment } from './newrelic-marker';
 import { contextOf, emitRecordedSpan } from './spans';
 import { startSpanWithIds } from './span-ids';
 import { githubRunTraceId } from './trace-id';
 import { formatTraceparent, parseTraceparent } from '../tracing/traceparent';
 import { startTracing } from './tracing';
+import { ATTR_DEPLOYMENT_ID, ATTR_DEPLOYMENT_STATUS } from '../tracing/semconv';
 
-const CLI = path.join(__dirname, '..', 'cli', 'index.js');
 const POLL_MS = 1000;
 
 export type Status = 'succeeded' | 'failed';
-
-function spanIdOf(traceparent: string): string | undefined {
-  return parseTraceparent(traceparent)?.spanId;
-}
 
 function traceIdOf(traceparent: string): string | undefined {
   return parseTraceparent(traceparent)?.traceId;
@@ -39,47 +37,6 @@ function traceIdOf(traceparent: string): string | undefined {
 
 function randomHex(bytes: number): string {
   return randomBytes(bytes).toString('hex');
-}
-
-/** Attributes every step gets: which deploy it belongs to, and Kamal's boot group when in a hook. */
-export function stepAttributes(denv: DeployEnv, carrier: Carrier | undefined): CarrierAttributes {
-  const a: CarrierAttributes = {};
-  const id = carrier?.deploy.attributes['deployment.id'];
-  if (typeof id === 'string') a['deployment.id'] = id;
-  if (denv.kamal.hosts) a['kamal.hosts'] = denv.kamal.hosts;
-  if (denv.kamal.roles) a['kamal.roles'] = denv.kamal.roles;
-  return a;
-}
-
-/** Close, as failed, every step still open in a carrier. */
-export function closeLeftoverSteps(tracer: Tracer, carrier: Carrier, end: bigint, why: string): void {
-  for (const rec of Object.values(carrier.steps)) emitRecordedSpan(tracer, rec, { endUnixNano: end, failed: why });
-}
-
-/**
- * Make `file` ready for a new deploy. A deploy still recorded there was never
- * closed: it is closed now, as failed, by a separate process (so it is
- * reported under its own service version, not the new one). A carrier owned
- * by a running `sidetrace deploy -- <command>` is refused (CarrierError).
- */
-export function prepareCarrier(file: string): void {
-  let existing: Carrier | undefined;
-  try {
-    existing = readCarrier(file);
-  } catch (err) {
-    log.warn(`${(err as Error).message}; replacing it`);
-    return;
-  }
-  if (!existing) return;
-  const owner = existing.deploy.ownerPid;
-  if (owner && owner !== process.pid && isAlive(owner)) {
-    throw new CarrierError(`carrier file ${file} belongs to a running sidetrace deploy (pid ${owner})`);
-  }
-  const spanId = spanIdOf(existing.deploy.traceparent) ?? '';
-  spawnSync(process.execPath, [CLI, 'deploy', 'expire', '--carrier', file, '--deploy-span', spanId, '--after', '0', '--reason', 'next-deploy'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    timeout: 30_000,
-  });
 }
 
 /**
@@ -108,8 +65,7 @@ function announceOpen(name: string, traceId: string | undefined, file: string, d
 }
 
 /** `sidetrace deploy open`: record a deploy that a later `sidetrace deploy close` ends. */
-export async function openDeploy(flags: DeployFlags, file: string): Promise<number> {
-  const denv = readDeployEnv();
+export async function openDeploy(flags: DeployFlags, file: string, denv: DeployEnv): Promise<number> {
   for (const p of denv.problems) log.warn(p);
   const wrapper = wrappingDeploy(file);
   if (wrapper) {
@@ -186,8 +142,7 @@ function startWatchdog(file: string, spanId: string, seconds: number): number | 
 }
 
 /** `sidetrace deploy close`: end the deploy recorded in `file`. */
-export async function closeDeploy(file: string, status: Status): Promise<number> {
-  const denv = readDeployEnv();
+export async function closeDeploy(file: string, status: Status, denv: DeployEnv): Promise<number> {
   for (const p of denv.problems) log.warn(p);
   let carrier: Carrier | undefined;
   let claimed: string | undefined;
@@ -217,7 +172,7 @@ export async function closeDeploy(file: string, status: Status): Promise<number>
   const tracing = startTracing(rec.identity, 'the deploy is not exported');
   const now = nowUnixNano();
   const failed = status === 'failed' ? 'the deploy failed' : undefined;
-  const attributes: CarrierAttributes = { 'deployment.status': status };
+  const attributes: CarrierAttributes = { [ATTR_DEPLOYMENT_STATUS]: status };
   // Kamal's post-deploy says how long the whole command took, build and push
   // included, which happen before pre-deploy: the deploy span starts then.
   let startUnixNano: bigint | undefined;
@@ -235,7 +190,7 @@ export async function closeDeploy(file: string, status: Status): Promise<number>
         // What ran before pre-deploy: known only as a time range.
         const before = tracer.startSpan(
           'build and push',
-          { kind: SpanKind.INTERNAL, startTime: hrTimeOf(startUnixNano), attributes: { 'deployment.id': rec.attributes['deployment.id'], 'sidetrace.deploy.inferred': true } },
+          { kind: SpanKind.INTERNAL, startTime: hrTimeOf(startUnixNano), attributes: { [ATTR_DEPLOYMENT_ID]: rec.attributes[ATTR_DEPLOYMENT_ID], 'sidetrace.deploy.inferred': true } },
           contextOf(rec.traceparent),
         );
         before.end(hrTimeOf(rec.startTimeUnixNano));
@@ -265,8 +220,7 @@ export async function closeDeploy(file: string, status: Status): Promise<number>
 }
 
 /** `sidetrace deploy step NAME --open`: record a step that `--close` ends, possibly in another process. */
-export async function openStep(name: string, file: string): Promise<number> {
-  const denv = readDeployEnv();
+export async function openStep(name: string, file: string, denv: DeployEnv): Promise<number> {
   let carrier: Carrier | undefined;
   try {
     carrier = readCarrier(file);
@@ -384,7 +338,7 @@ export async function expireDeploy(file: string, spanId: string, afterSeconds: n
   if (tracing.enabled) {
     await runAsRootWork(rec.name, 'Deploy', async () => {
       closeLeftoverSteps(tracing.tracer!, carrier!, end, 'the deploy never finished');
-      emitRecordedSpan(tracing.tracer!, rec, { endUnixNano: end, failed: why, attributes: { 'deployment.status': 'failed' } });
+      emitRecordedSpan(tracing.tracer!, rec, { endUnixNano: end, failed: why, attributes: { [ATTR_DEPLOYMENT_STATUS]: 'failed' } });
     });
   }
   removeQuietly(claimed);

@@ -10,14 +10,14 @@ import { runAsRootWork } from '../tracing/root-work';
 import { shutdown } from '../start';
 import { readCarrier, type Carrier } from './carrier';
 import { runCommand } from './child';
-import { readDeployEnv } from './context';
+import type { DeployEnv } from '../config/deploy';
 import { resolveDeployFacts, type DeployFlags } from './facts';
-import { stepAttributes } from './phases';
+import { stepAttributes } from './lifecycle';
 import { contextOf, envJoining } from './spans';
 import { startTracing } from './tracing';
+import { ATTR_PROCESS_EXIT_CODE } from '../tracing/semconv';
 
-export async function runStepCommand(name: string, command: string[], carrierFlag: string | undefined, flags: DeployFlags): Promise<number> {
-  const denv = readDeployEnv();
+export async function runStepCommand(name: string, command: string[], carrierFlag: string | undefined, flags: DeployFlags, denv: DeployEnv): Promise<number> {
   for (const p of denv.problems) log.warn(p);
   const carrierPath = carrierFlag ?? denv.carrierPath;
   let carrier: Carrier | undefined;
@@ -49,7 +49,7 @@ export async function runStepCommand(name: string, command: string[], carrierFla
       const span = tracing.tracer!.startSpan(name, { kind: SpanKind.INTERNAL, attributes: stepAttributes(denv, carrier) }, contextOf(parent?.traceparent, parent?.tracestate));
       const outcome = await runCommand(command, envJoining(span.spanContext(), process.env));
       exitCode = outcome.exitCode;
-      span.setAttribute('process.exit.code', exitCode);
+      span.setAttribute(ATTR_PROCESS_EXIT_CODE, exitCode);
       let failure: string | undefined;
       if (outcome.startError) {
         log.error(`cannot run the command: ${outcome.startError}`);

@@ -111,6 +111,8 @@ const SPECS: InstrumentationSpec[] = [
 ];
 
 export const INSTRUMENTATION_NAMES = SPECS.map((s) => s.name);
+/** The packages the table requires by name (scripts/lint-deps.mjs checks each is declared in package.json). */
+export const INSTRUMENTATION_PACKAGES = SPECS.map((s) => s.pkg);
 
 /** Is `mod` installed where the app would find it? A cheap walk up node_modules folders. */
 function installed(mod: string, fromDirs: string[]): boolean {

@@ -14,6 +14,7 @@ import { SpanStatusCode, context, trace, type Attributes, type Context, type Spa
 import * as A from './attributes';
 import type { CommitResult } from './checkpoint';
 import { safely, warnOnce } from './telemetry';
+import { ATTR_EXCEPTION_MESSAGE, ATTR_EXCEPTION_TYPE } from '../tracing/semconv';
 
 export const MAX_FAILED_EVENTS = 20;
 const MAX_MESSAGE_LENGTH = 256;
@@ -94,8 +95,8 @@ export class BatchRecorder implements MigrationBatch {
     safely('recording a failed record', () =>
       this.span.addEvent(A.EVENT_RECORD_FAILED, {
         [A.MIGRATION_RECORD_ID]: String(recordId),
-        'exception.type': errorType(error),
-        'exception.message': errorMessage(error),
+        [ATTR_EXCEPTION_TYPE]: errorType(error),
+        [ATTR_EXCEPTION_MESSAGE]: errorMessage(error),
       }),
     );
   }

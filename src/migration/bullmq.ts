@@ -12,6 +12,14 @@ import type { MigrationRun } from './run';
 import { continueMigration } from './start';
 import { asRootWork, linkTo, safely, startRootSpan } from './telemetry';
 import { describe } from './validate';
+import {
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_MESSAGE_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+} from '../tracing/semconv';
 
 /** What one batch job carries. */
 export interface MigrationJobData {
@@ -50,7 +58,7 @@ export interface MigrationWorkerOptions {
 const ADD_BULK_CHUNK = 500;
 const CACHED_RUNS = 16;
 
-const messaging = (queueName: string) => ({ 'messaging.system': 'bullmq', 'messaging.destination.name': queueName });
+const messaging = (queueName: string) => ({ [ATTR_MESSAGING_SYSTEM]: 'bullmq', [ATTR_MESSAGING_DESTINATION_NAME]: queueName });
 
 /**
  * Adds one job per batch of `range` that the checkpoint has not committed;
@@ -71,8 +79,8 @@ export async function enqueueMigrationBatches(queue: MigrationQueue, run: Migrat
       links: linkTo(carrier.traceparent ? spanContextOf(carrier.traceparent) : undefined, 'run'),
       attributes: {
         ...messaging(queue.name),
-        'messaging.operation.type': 'send',
-        'messaging.operation.name': 'addBulk',
+        [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+        [ATTR_MESSAGING_OPERATION_NAME]: 'addBulk',
         [A.MIGRATION_NAME]: run.name,
         [A.MIGRATION_RUN_ID]: run.runId,
         [A.MIGRATION_RUN_ATTEMPT]: run.attempt,
@@ -100,7 +108,7 @@ export async function enqueueMigrationBatches(queue: MigrationQueue, run: Migrat
       throw err;
     } finally {
       safely('ending the enqueue span', () => {
-        span.setAttribute('messaging.batch.message_count', count);
+        span.setAttribute(ATTR_MESSAGING_BATCH_MESSAGE_COUNT, count);
         span.end();
       });
     }
@@ -139,9 +147,9 @@ export function migrationWorker<J extends MigrationJob>(
       kind: SpanKind.CONSUMER,
       attributes: {
         ...messaging(job.queueName),
-        'messaging.operation.type': 'process',
-        'messaging.operation.name': 'process',
-        ...(job.id !== undefined ? { 'messaging.message.id': String(job.id) } : {}),
+        [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+        [ATTR_MESSAGING_OPERATION_NAME]: 'process',
+        ...(job.id !== undefined ? { [ATTR_MESSAGING_MESSAGE_ID]: String(job.id) } : {}),
       },
     });
   };

@@ -47,7 +47,7 @@ let api: NewRelicApi | undefined;
 let timeoutMs = 2000;
 
 /** The config file the agent would read, searched the way it searches (NEW_RELIC_HOME, cwd, HOME, above node_modules). */
-function findConfigFile(c: NewRelicConfig): string | undefined {
+export function findConfigFile(c: NewRelicConfig): string | undefined {
   if (c.configFileDirs.length === 0) return undefined;
   const names = [c.configFileName, 'newrelic.js', 'newrelic.cjs', 'newrelic.mjs'].filter((n): n is string => n !== undefined);
   const dirs = [...c.configFileDirs];
@@ -97,14 +97,21 @@ export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicSta
   if (!nrc.appNameSet && !configFile) {
     const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
     if (identity.name.startsWith('unknown_service')) {
-      log.warn('SIDETRACE_AGENT=newrelic but NEW_RELIC_APP_NAME is not set (nor OTEL_SERVICE_NAME, nor a package.json name); the New Relic agent is not loaded and the app runs untraced');
+      log.warn(
+        'SIDETRACE_AGENT=newrelic but NEW_RELIC_APP_NAME is not set (nor OTEL_SERVICE_NAME, nor a package.json name); ' +
+          'the New Relic agent is not loaded and the app runs untraced',
+      );
       return false;
     }
     appName = identity.name;
-    // The agent reads its settings from the environment when it loads.
+    // A hand-off, not a config read: the newrelic agent takes its settings
+    // only from the environment (or newrelic.js) when it loads, so the values
+    // sidetrace decided are written there just before require('newrelic').
     process.env.NEW_RELIC_APP_NAME = appName;
   }
+  // newrelic 13.9.2 (index.js) marks a loaded agent with require.cache.__NR_cache; there is no public flag.
   const alreadyLoaded = (require.cache as Record<string, unknown>).__NR_cache !== undefined;
+  // The same hand-off: the agent's OpenTelemetry bridge is switched on through its environment settings.
   process.env.NEW_RELIC_OPENTELEMETRY_ENABLED = 'true';
   process.env.NEW_RELIC_OPENTELEMETRY_TRACES_ENABLED = 'true';
 

@@ -10,11 +10,11 @@ import { SECRET_HEADERS } from '../policy/secrets';
 
 /** A sidetrace path pattern as the agent's ignoring rule: a case-insensitive regular expression on the request path. */
 export function ignoringRule(pattern: string): string {
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  if (pattern.startsWith('*.')) return `\\.${escape(pattern.slice(2))}$`;
-  if (pattern.endsWith('*')) return `^${escape(pattern.slice(0, -1))}`;
+  const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  if (pattern.startsWith('*.')) return `\\.${escapeRegExp(pattern.slice(2))}$`;
+  if (pattern.endsWith('*')) return `^${escapeRegExp(pattern.slice(0, -1))}`;
   const exact = pattern.length > 1 ? pattern.replace(/\/+$/, '') : pattern;
-  return exact === '/' ? '^/$' : `^${escape(exact)}/?$`;
+  return exact === '/' ? '^/$' : `^${escapeRegExp(exact)}/?$`;
 }
 
 function camelCase(header: string): string {

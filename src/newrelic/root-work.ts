@@ -20,7 +20,7 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import type { RootWorkRunner } from '../tracing/root-work';
 import { formatTraceparent, SAMPLED_FLAG } from '../tracing/traceparent';
 
-/** The agent's internal transaction, as far as this module uses it. */
+/** The agent's internal transaction (newrelic 13.9.2: agent.tracer.getTransaction()), as far as this module uses it. */
 interface NrTransaction {
   traceId: string;
 }
@@ -97,6 +97,8 @@ export class RootSpanProcessor implements SpanProcessor {
       const tx = this.currentTransaction();
       const work = tx ? this.works.get(tx) : undefined;
       if (!tx || !work) return;
+      // Span.kind is readonly in @opentelemetry/sdk-trace-base 2.0.1 (the bridge's, newrelic 13.9.2); this processor runs
+      // first (attachToBridge), so the bridge's own processor sees INTERNAL and does not end the transaction on it.
       if (span.kind === SpanKind.SERVER || span.kind === SpanKind.CONSUMER) (span as { kind: SpanKind }).kind = SpanKind.INTERNAL;
       const parent = span.parentSpanContext;
       // A child of the transaction's own segment already has its trace id.
@@ -139,7 +141,10 @@ interface BridgeSampler {
   shouldSample(...args: unknown[]): { decision: number };
 }
 
-/** The bridge's tracer provider (sdk-trace-base 2.x BasicTracerProvider): private fields, read with care. */
+/**
+ * The bridge's tracer provider: private fields of BasicTracerProvider and Tracer, as in the
+ * @opentelemetry/sdk-trace-base 2.0.1 that newrelic 13.9.2 depends on; read with care.
+ */
 interface BridgeProvider {
   _config?: { sampler?: BridgeSampler };
   _tracers?: Map<string, { _sampler?: BridgeSampler }>;
@@ -178,7 +183,7 @@ export function attachToBridge(processor: RootSpanProcessor): boolean {
 
 /** Runs `f` outside any transaction, so that the root work gets one of its own even when called from inside another. */
 function detached<T>(f: () => T): T {
-  // The bridge's context class: an instance made with no arguments holds no transaction.
+  // The bridge's context class (newrelic 13.9.2): an instance made with no arguments holds no transaction.
   const Ctor = (context.active() as unknown as { constructor?: unknown }).constructor;
   if (typeof Ctor !== 'function' || Ctor === Object) return f();
   return context.with(new (Ctor as new () => Context)(), f);

@@ -13,6 +13,7 @@
 import { Context, SpanContext, SpanKind, SpanStatusCode, TraceFlags, trace, Attributes, Link } from '@opentelemetry/api';
 import type { ReadableSpan, Sampler, SamplingResult, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_STATUS_CODE, ATTR_HTTP_TARGET, ATTR_URL_PATH } from '../tracing/semconv';
 
 export const NOISE_ATTRIBUTE = 'sidetrace.noise';
 
@@ -53,7 +54,7 @@ export class PathMatcher {
 }
 
 function requestPath(attributes: Attributes): string | undefined {
-  const p = attributes['url.path'] ?? attributes['http.target'];
+  const p = attributes[ATTR_URL_PATH] ?? attributes[ATTR_HTTP_TARGET];
   return typeof p === 'string' ? p : undefined;
 }
 
@@ -83,7 +84,7 @@ export class NoiseSampler implements Sampler {
 
 function failed(span: ReadableSpan): boolean {
   if (span.status.code === SpanStatusCode.ERROR) return true;
-  const status = span.attributes['http.response.status_code'] ?? span.attributes['http.status_code'];
+  const status = span.attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] ?? span.attributes[ATTR_HTTP_STATUS_CODE];
   return typeof status === 'number' && status >= 500;
 }
 

@@ -6,11 +6,12 @@
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SECRET_HEADERS } from './secrets';
+import { ATTR_DB_QUERY_TEXT, ATTR_DB_STATEMENT, ATTR_HTTP_TARGET, ATTR_HTTP_URL, ATTR_MESSAGING_URL, ATTR_URL_FULL, ATTR_URL_QUERY } from '../tracing/semconv';
 
 export const REDACTED = 'REDACTED';
 
-const URL_ATTRIBUTES = ['url.full', 'http.url', 'http.target', 'url.query', 'messaging.url'];
-const SQL_ATTRIBUTES = ['db.statement', 'db.query.text'];
+const URL_ATTRIBUTES = [ATTR_URL_FULL, ATTR_HTTP_URL, ATTR_HTTP_TARGET, ATTR_URL_QUERY, ATTR_MESSAGING_URL];
+const SQL_ATTRIBUTES = [ATTR_DB_STATEMENT, ATTR_DB_QUERY_TEXT];
 /** `http.request.header.<name>` / `http.response.header.<name>` for every secret header, `-` or `_` in the name. */
 const SECRET_HEADER = new RegExp(
   `^http\\.(?:request|response)\\.header\\.(?:${SECRET_HEADERS.map((h) => h.replace(/-/g, '[-_]')).join('|')})$`,
@@ -137,7 +138,7 @@ export class RedactionProcessor implements SpanProcessor {
       const v = attrs[key];
       if (typeof v === 'string') {
         // url.query is a bare query string, which may hold a `/` (`next=/home&token=…`): never mistake it for a path.
-        const r = key === 'url.query' ? redactQuery(`?${v}`, this.secretParams).slice(1) : redactQuery(v, this.secretParams);
+        const r = key === ATTR_URL_QUERY ? redactQuery(`?${v}`, this.secretParams).slice(1) : redactQuery(v, this.secretParams);
         if (r !== v) span.setAttribute(key, r);
       }
     }

@@ -5,6 +5,7 @@ import type { SidetraceConfig } from '../config';
 export function createPropagator(config: SidetraceConfig): TextMapPropagator | null {
   if (config.propagators.length === 0) return null;
   const core = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch covers every Propagator name (tsc checks it)
   const list: TextMapPropagator[] = config.propagators.map((name) => {
     switch (name) {
       case 'tracecontext':

@@ -7,6 +7,17 @@ import path from 'node:path';
 import type { DetectedResource, Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { ResourceDetectorName, SidetraceConfig } from '../config';
 import { DISTRO_NAME, DISTRO_VERSION } from '../version';
+import {
+  ATTR_DEPLOYMENT_ENVIRONMENT,
+  ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+  ATTR_PROCESS_COMMAND_ARGS,
+  ATTR_PROCESS_COMMAND_LINE,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_TELEMETRY_DISTRO_NAME,
+  ATTR_TELEMETRY_DISTRO_VERSION,
+  ATTR_TELEMETRY_SDK_LANGUAGE,
+} from '../tracing/semconv';
 
 export interface AppPackage {
   name?: string;
@@ -40,10 +51,10 @@ export interface ServiceIdentity {
 export function serviceIdentity(config: SidetraceConfig, app: AppPackage = findAppPackage()): ServiceIdentity {
   const attrs = config.resourceAttributes;
   return {
-    name: config.serviceName ?? attrs['service.name'] ?? app.name ?? 'unknown_service:node',
-    version: attrs['service.version'] ?? config.deploy.version ?? app.version,
+    name: config.serviceName ?? attrs[ATTR_SERVICE_NAME] ?? app.name ?? 'unknown_service:node',
+    version: attrs[ATTR_SERVICE_VERSION] ?? config.deploy.version ?? app.version,
     environment:
-      attrs['deployment.environment.name'] ?? attrs['deployment.environment'] ?? config.deploy.environment ?? config.nodeEnv,
+      attrs[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] ?? attrs[ATTR_DEPLOYMENT_ENVIRONMENT] ?? config.deploy.environment ?? config.nodeEnv,
   };
 }
 
@@ -53,8 +64,8 @@ function withoutCommandArgs(detector: ResourceDetector): ResourceDetector {
     detect(cfg) {
       const found: DetectedResource = detector.detect(cfg);
       const attributes = { ...(found.attributes ?? {}) };
-      delete attributes['process.command_args'];
-      delete attributes['process.command_line'];
+      delete attributes[ATTR_PROCESS_COMMAND_ARGS];
+      delete attributes[ATTR_PROCESS_COMMAND_LINE];
       return { ...found, attributes };
     },
   };
@@ -108,12 +119,12 @@ export function buildResource(config: SidetraceConfig, identity: ServiceIdentity
   const detected = res.detectResources({ detectors: detectorsFor(config.resourceDetectors) });
   const ours: Record<string, string> = {
     ...(config.resourceDetectors.includes('env') ? config.resourceAttributes : {}),
-    'service.name': identity.name,
-    'telemetry.sdk.language': 'nodejs',
-    'telemetry.distro.name': DISTRO_NAME,
-    'telemetry.distro.version': DISTRO_VERSION,
+    [ATTR_SERVICE_NAME]: identity.name,
+    [ATTR_TELEMETRY_SDK_LANGUAGE]: 'nodejs',
+    [ATTR_TELEMETRY_DISTRO_NAME]: DISTRO_NAME,
+    [ATTR_TELEMETRY_DISTRO_VERSION]: DISTRO_VERSION,
   };
-  if (identity.version) ours['service.version'] = identity.version;
-  if (identity.environment) ours['deployment.environment.name'] = identity.environment;
+  if (identity.version) ours[ATTR_SERVICE_VERSION] = identity.version;
+  if (identity.environment) ours[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] = identity.environment;
   return res.defaultResource().merge(detected).merge(res.resourceFromAttributes(ours));
 }

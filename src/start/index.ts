@@ -45,7 +45,7 @@ let timeoutMs = 2000;
 
 export function start(options: StartOptions = {}): StartResult {
   if (result) return result;
-  const { config, problems } = readConfig(options.env ?? process.env);
+  const { config, problems } = readConfig(options.env);
   setLogLevel(config.logLevel);
   timeoutMs = config.shutdownTimeoutMs;
   if (config.strict && problems.length) {

@@ -4,108 +4,9 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { AddressInfo, Socket } from 'node:net';
-import protobuf from 'protobufjs';
+import { decodeTraceRequest, type Attributes, type ReceivedSpan } from './otlp-decode.mjs';
 
-// The subset of opentelemetry-proto (v1) that the receiver decodes: trace
-// export requests and the common/resource messages they use. Inline, so the
-// helper works from CommonJS and ESM callers alike.
-const OTLP_TRACE_PROTO = `
-syntax = "proto3";
-package opentelemetry.proto;
-
-message AnyValue {
-  oneof value {
-    string string_value = 1;
-    bool bool_value = 2;
-    int64 int_value = 3;
-    double double_value = 4;
-    ArrayValue array_value = 5;
-    KeyValueList kvlist_value = 6;
-    bytes bytes_value = 7;
-  }
-}
-message ArrayValue { repeated AnyValue values = 1; }
-message KeyValueList { repeated KeyValue values = 1; }
-message KeyValue { string key = 1; AnyValue value = 2; }
-message InstrumentationScope {
-  string name = 1;
-  string version = 2;
-  repeated KeyValue attributes = 3;
-  uint32 dropped_attributes_count = 4;
-}
-message Resource {
-  repeated KeyValue attributes = 1;
-  uint32 dropped_attributes_count = 2;
-}
-message ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
-message ResourceSpans {
-  Resource resource = 1;
-  repeated ScopeSpans scope_spans = 2;
-  string schema_url = 3;
-}
-message ScopeSpans {
-  InstrumentationScope scope = 1;
-  repeated Span spans = 2;
-  string schema_url = 3;
-}
-message Span {
-  bytes trace_id = 1;
-  bytes span_id = 2;
-  string trace_state = 3;
-  bytes parent_span_id = 4;
-  fixed32 flags = 16;
-  string name = 5;
-  int32 kind = 6;
-  fixed64 start_time_unix_nano = 7;
-  fixed64 end_time_unix_nano = 8;
-  repeated KeyValue attributes = 9;
-  uint32 dropped_attributes_count = 10;
-  message Event {
-    fixed64 time_unix_nano = 1;
-    string name = 2;
-    repeated KeyValue attributes = 3;
-    uint32 dropped_attributes_count = 4;
-  }
-  repeated Event events = 11;
-  uint32 dropped_events_count = 12;
-  message Link {
-    bytes trace_id = 1;
-    bytes span_id = 2;
-    string trace_state = 3;
-    repeated KeyValue attributes = 4;
-    uint32 dropped_attributes_count = 5;
-    fixed32 flags = 6;
-  }
-  repeated Link links = 13;
-  uint32 dropped_links_count = 14;
-  Status status = 15;
-}
-message Status {
-  reserved 1;
-  string message = 2;
-  int32 code = 3;
-}
-`;
-const ExportTraceServiceRequest = protobuf.parse(OTLP_TRACE_PROTO).root.lookupType('opentelemetry.proto.ExportTraceServiceRequest');
-
-export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [key: string]: AttributeValue };
-export type Attributes = Record<string, AttributeValue>;
-
-export interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number; // 1 internal, 2 server, 3 client, 4 producer, 5 consumer
-  startTimeUnixNano: bigint;
-  endTimeUnixNano: bigint;
-  attributes: Attributes;
-  events: { name: string; attributes: Attributes }[];
-  links: { traceId: string; spanId: string; attributes: Attributes }[];
-  status: { code: number; message: string }; // 0 unset, 1 ok, 2 error
-  resource: Attributes;
-  scope: { name: string; version: string };
-}
+export type { AttributeValue, Attributes, ReceivedSpan } from './otlp-decode.mjs';
 
 export interface ReceivedRequest {
   path: string;
@@ -146,63 +47,6 @@ export interface OtlpReceiver {
 
 const NR_MAX_BODY = 1_000_000;
 const NR_MAX_ATTR = 4095;
-
-function hex(v: unknown): string {
-  if (!v) return '';
-  if (typeof v === 'string') return v.toLowerCase(); // OTLP/JSON carries ids as hex
-  return Buffer.from(v as Uint8Array).toString('hex');
-}
-
-function bigintOf(v: unknown): bigint {
-  if (v === undefined || v === null) return 0n;
-  return BigInt(String(v));
-}
-
-function anyValue(v: any): AttributeValue {
-  if (!v) return null;
-  if (v.stringValue !== undefined && v.stringValue !== null) return v.stringValue;
-  if (v.boolValue !== undefined && v.boolValue !== null) return v.boolValue;
-  if (v.intValue !== undefined && v.intValue !== null) return Number(String(v.intValue));
-  if (v.doubleValue !== undefined && v.doubleValue !== null) return Number(v.doubleValue);
-  if (v.arrayValue) return (v.arrayValue.values ?? []).map(anyValue);
-  if (v.kvlistValue) return attributesOf(v.kvlistValue.values) as AttributeValue;
-  if (v.bytesValue) return hex(v.bytesValue);
-  return null;
-}
-
-function attributesOf(list: any[] | undefined): Attributes {
-  const out: Attributes = {};
-  for (const kv of list ?? []) out[kv.key] = anyValue(kv.value);
-  return out;
-}
-
-function normalise(request: any): ReceivedSpan[] {
-  const spans: ReceivedSpan[] = [];
-  for (const rs of request.resourceSpans ?? []) {
-    const resource = attributesOf(rs.resource?.attributes);
-    for (const ss of rs.scopeSpans ?? []) {
-      const scope = { name: ss.scope?.name ?? '', version: ss.scope?.version ?? '' };
-      for (const s of ss.spans ?? []) {
-        spans.push({
-          traceId: hex(s.traceId),
-          spanId: hex(s.spanId),
-          parentSpanId: hex(s.parentSpanId),
-          name: s.name ?? '',
-          kind: Number(s.kind ?? 0),
-          startTimeUnixNano: bigintOf(s.startTimeUnixNano),
-          endTimeUnixNano: bigintOf(s.endTimeUnixNano),
-          attributes: attributesOf(s.attributes),
-          events: (s.events ?? []).map((e: any) => ({ name: e.name ?? '', attributes: attributesOf(e.attributes) })),
-          links: (s.links ?? []).map((l: any) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId), attributes: attributesOf(l.attributes) })),
-          status: { code: Number(s.status?.code ?? 0), message: s.status?.message ?? '' },
-          resource,
-          scope,
-        });
-      }
-    }
-  }
-  return spans;
-}
 
 function longAttributes(span: ReceivedSpan, max: number): string[] {
   const found: string[] = [];
@@ -270,17 +114,14 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
         if (!contentType.includes('protobuf')) return reject(415, `content-type ${contentType} is not protobuf`);
       }
       if (req.url !== '/v1/traces') return reject(404, `unexpected path ${req.url}`);
-      let decoded: any;
+      let got: ReceivedSpan[];
       try {
         const body = gzip ? zlib.gunzipSync(wire) : wire;
         record.bodyBytes = body.length;
-        decoded = contentType.includes('json')
-          ? JSON.parse(body.toString('utf8'))
-          : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, defaults: false });
+        got = decodeTraceRequest(body, contentType);
       } catch (err) {
         return reject(400, `undecodable body: ${(err as Error).message}`);
       }
-      const got = normalise(decoded);
       record.spanCount = got.length;
       if (nr) for (const s of got) violations.push(...longAttributes(s, nr.maxAttributeLength ?? NR_MAX_ATTR));
       spans.push(...got);

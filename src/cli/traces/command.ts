@@ -58,13 +58,15 @@ export function durationFlag(command: string, flag: string, value: string | unde
   const text = value ?? fallback;
   if (text === undefined) return undefined;
   const micros = parseDuration(text);
-  if (micros === undefined || micros <= 0) throw new UsageError(`${command}: --${flag} ${JSON.stringify(text)} is not a duration (e.g. 500ms, 1.5s, 15m, 2h, 7d)`);
+  if (micros === undefined || micros <= 0)
+    throw new UsageError(`${command}: --${flag} ${JSON.stringify(text)} is not a duration (e.g. 500ms, 1.5s, 15m, 2h, 7d)`);
   return micros;
 }
 
 export function countFlag(command: string, flag: string, value: string | undefined, fallback: number, max = 10_000): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new UsageError(`${command}: --${flag} ${JSON.stringify(value)} is not a whole number from 1 to ${max}`);
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max)
+    throw new UsageError(`${command}: --${flag} ${JSON.stringify(value)} is not a whole number from 1 to ${max}`);
   return Number(value);
 }
 

@@ -133,13 +133,7 @@ export function deployLines(rows: DeployRow[], width: number, c: Colors): string
 
 export function deploysMain(argv: string[]): Promise<number> {
   return runCommand(DEPLOYS_USAGE, argv, async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: { ...JAEGER_OPTION, service: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } }, allowPositionals: false, strict: true });
-    } catch (err) {
-      throw usageError('deploys', err);
-    }
-    const { values } = parsed;
+    const { values } = parseOptions(argv);
     const since = durationFlag('deploys', 'since', values.since, '30d')!;
     const limit = countFlag('deploys', 'limit', values.limit, 20, 1_500);
     const { client, out, note } = openSession('deploys', values.jaeger);
@@ -147,8 +141,22 @@ export function deploysMain(argv: string[]): Promise<number> {
     const end = nowMicros();
     const rows = await findDeploys(client, services, end - since, end, limit);
     if (values.json) out.write(`${JSON.stringify(rows, null, 2)}\n`);
-    else if (!rows.length) note(`no deploys in the last ${values.since ?? '30d'}${values.service ? ` for ${values.service}` : ''} (record them with sidetrace deploy -- <command>)`);
+    else if (!rows.length)
+      note(`no deploys in the last ${values.since ?? '30d'}${values.service ? ` for ${values.service}` : ''} (record them with sidetrace deploy -- <command>)`);
     else out.write(`${deployLines(rows, out.width, out.colors).join('\n')}\n`);
     return 0;
   });
+}
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...JAEGER_OPTION, service: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (err) {
+    throw usageError('deploys', err);
+  }
 }

@@ -109,34 +109,33 @@ export function traceLines(traces: TraceSummary[], width: number, c: Colors, sea
 
 export function traceHeader(width: number, c: Colors): string {
   const rootWidth = Math.max(20, width - FIXED_WIDTH);
-  return c.bold([padEnd('START (UTC)', TIME_WIDTH), padStart('DURATION', DURATION_WIDTH), padStart('SPANS', SPANS_WIDTH), padEnd('ROOT  +OTHER SERVICES', rootWidth), 'TRACE'].join('  '));
+  return c.bold(
+    [
+      padEnd('START (UTC)', TIME_WIDTH),
+      padStart('DURATION', DURATION_WIDTH),
+      padStart('SPANS', SPANS_WIDTH),
+      padEnd('ROOT  +OTHER SERVICES', rootWidth),
+      'TRACE',
+    ].join('  '),
+  );
 }
 
 export function tracesMain(argv: string[]): Promise<number> {
   return runCommand(TRACES_USAGE, argv, async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: {
-      ...JAEGER_OPTION,
-      service: { type: 'string' },
-      operation: { type: 'string' },
-      since: { type: 'string' },
-      'min-duration': { type: 'string' },
-      errors: { type: 'boolean' },
-      tag: { type: 'string', multiple: true },
-      limit: { type: 'string' },
-      follow: { type: 'boolean' },
-    }, allowPositionals: false, strict: true });
-    } catch (err) {
-      throw usageError('traces', err);
-    }
-    const { values } = parsed;
+    const { values } = parseOptions(argv);
     const since = durationFlag('traces', 'since', values.since, '1h')!;
     const minDurationMicros = durationFlag('traces', 'min-duration', values['min-duration']);
     const limit = countFlag('traces', 'limit', values.limit, 20, MAX_LIMIT);
     const tags = tagsFrom('traces', values.tag);
     const { client, out, note } = openSession('traces', values.jaeger);
-    const filters: ListFilters = { services: await servicesToSearch(client, values.service), operation: values.operation, tags, minDurationMicros, limit, errors: values.errors };
+    const filters: ListFilters = {
+      services: await servicesToSearch(client, values.service),
+      operation: values.operation,
+      tags,
+      minDurationMicros,
+      limit,
+      errors: values.errors,
+    };
     const c = out.colors;
     const end = nowMicros();
     const traces = (await findTraces(client, filters, end - since, end)).slice(0, limit);
@@ -152,7 +151,13 @@ export function tracesMain(argv: string[]): Promise<number> {
 }
 
 function describeFilters(v: { service?: string; operation?: string; errors?: boolean; tag?: string[]; 'min-duration'?: string }): string {
-  const parts = [v.service && `service ${v.service}`, v.operation && `operation ${v.operation}`, v.errors && 'errors only', v['min-duration'] && `at least ${v['min-duration']}`, ...(v.tag ?? [])].filter(Boolean);
+  const parts = [
+    v.service && `service ${v.service}`,
+    v.operation && `operation ${v.operation}`,
+    v.errors && 'errors only',
+    v['min-duration'] && `at least ${v['min-duration']}`,
+    ...(v.tag ?? []),
+  ].filter(Boolean);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
@@ -215,5 +220,28 @@ async function follow(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        ...JAEGER_OPTION,
+        service: { type: 'string' },
+        operation: { type: 'string' },
+        since: { type: 'string' },
+        'min-duration': { type: 'string' },
+        errors: { type: 'boolean' },
+        tag: { type: 'string', multiple: true },
+        limit: { type: 'string' },
+        follow: { type: 'boolean' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (err) {
+    throw usageError('traces', err);
   }
 }

@@ -71,7 +71,8 @@ export interface MigrationState {
   services: string[];
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
 const endOf = (s: JaegerSpan) => s.startTimeMicros + s.durationMicros;
 const newestFirst = (a: JaegerSpan, b: JaegerSpan) => endOf(b) - endOf(a);
 
@@ -91,7 +92,13 @@ export function migrationState(spans: JaegerSpan[]): MigrationState {
 
   // Status: the latest attempt's end marker or run span; neither → still running (or its process died unseen).
   const ended = [...markers, ...runSpans]
-    .filter((s) => s.name !== A.SPAN_RUN_START && s.name !== A.SPAN_RUN_PROGRESS && num(s.attributes[A.MIGRATION_RUN_ATTEMPT]) === attempt && s.attributes[A.MIGRATION_RUN_STATUS] !== undefined)
+    .filter(
+      (s) =>
+        s.name !== A.SPAN_RUN_START &&
+        s.name !== A.SPAN_RUN_PROGRESS &&
+        num(s.attributes[A.MIGRATION_RUN_ATTEMPT]) === attempt &&
+        s.attributes[A.MIGRATION_RUN_STATUS] !== undefined,
+    )
     .sort(newestFirst)[0];
   const status = ended ? String(ended.attributes[A.MIGRATION_RUN_STATUS]) : 'running';
 
@@ -161,7 +168,11 @@ export function migrationState(spans: JaegerSpan[]): MigrationState {
     etaSeconds,
     resumeCursor: Number.isFinite(resumeCursor) ? resumeCursor : undefined,
     runSpans: runSpans
-      .map((s) => ({ attempt: num(s.attributes[A.MIGRATION_RUN_ATTEMPT]) ?? 1, traceId: s.traceId, status: s.attributes[A.MIGRATION_RUN_STATUS] as string | undefined }))
+      .map((s) => ({
+        attempt: num(s.attributes[A.MIGRATION_RUN_ATTEMPT]) ?? 1,
+        traceId: s.traceId,
+        status: s.attributes[A.MIGRATION_RUN_STATUS] as string | undefined,
+      }))
       .sort((a, b) => a.attempt - b.attempt),
     failedBatches: errored.sort((a, b) => a.index - b.index || a.startMicros - b.startMicros),
     batchesWithFailedRecords: withFailed,
@@ -186,7 +197,10 @@ function batchInfo(s: JaegerSpan): BatchInfo {
     retries: num(a[A.MIGRATION_BATCH_RETRIES]) ?? 0,
     failedRecords: s.events
       .filter((e) => e.name === A.EVENT_RECORD_FAILED)
-      .map((e) => ({ id: String(e.attributes[A.MIGRATION_RECORD_ID] ?? ''), error: [e.attributes['exception.type'], e.attributes['exception.message']].filter(Boolean).join(': ') })),
+      .map((e) => ({
+        id: String(e.attributes[A.MIGRATION_RECORD_ID] ?? ''),
+        error: [e.attributes['exception.type'], e.attributes['exception.message']].filter(Boolean).join(': '),
+      })),
   };
   if (info.outcome === 'error') info.error = errorMessage(s);
   return info;
@@ -197,21 +211,28 @@ export function migrationLines(m: MigrationState, width: number, c: Colors): str
   const label = (l: string) => c.dim(padEnd(l, 12));
   const lines = [`${c.bold(`migration ${printable(m.name)}`)}  run ${printable(m.runId)}  attempt ${m.attempt}`];
   const when = m.status === 'running' ? `last activity ${formatTime(m.lastActivityMicros)} UTC` : `ended ${formatTime(m.lastActivityMicros)} UTC`;
-  lines.push(`${label('status')}${statusPaint(m.status)}  ${c.dim(`(started ${formatTime(m.firstStartMicros)} UTC, ${when}, ${formatDuration(m.lastActivityMicros - m.firstStartMicros)})`)}`);
+  lines.push(
+    `${label('status')}${statusPaint(m.status)}  ${c.dim(`(started ${formatTime(m.firstStartMicros)} UTC, ${when}, ${formatDuration(m.lastActivityMicros - m.firstStartMicros)})`)}`,
+  );
   const r = m.records;
   if (m.total !== undefined) {
     const barWidth = Math.max(10, Math.min(40, width - 60));
     const filled = Math.min(barWidth, Math.round(((r.percent ?? 0) / 100) * barWidth));
-    lines.push(`${label('progress')}${formatCount(r.done)} of ${formatCount(m.total)} records (${r.percent ?? 0}%)  ${c.green('█'.repeat(filled))}${c.dim('░'.repeat(barWidth - filled))}`);
+    lines.push(
+      `${label('progress')}${formatCount(r.done)} of ${formatCount(m.total)} records (${r.percent ?? 0}%)  ${c.green('█'.repeat(filled))}${c.dim('░'.repeat(barWidth - filled))}`,
+    );
   } else {
     lines.push(`${label('progress')}${formatCount(r.done)} records (total not known)`);
   }
-  lines.push(`${label('records')}${formatCount(r.processed)} processed · ${formatCount(r.skipped)} skipped · ${r.failed ? c.red(`${formatCount(r.failed)} failed`) : '0 failed'}`);
+  lines.push(
+    `${label('records')}${formatCount(r.processed)} processed · ${formatCount(r.skipped)} skipped · ${r.failed ? c.red(`${formatCount(r.failed)} failed`) : '0 failed'}`,
+  );
   const b = m.batches;
   const erroredText = b.errored ? c.red(`${b.errored} failed`) + (b.erroredThenCommitted ? ` (${b.erroredThenCommitted} committed on retry)` : '') : '0 failed';
   lines.push(`${label('batches')}${formatCount(b.committed)} committed${m.batchSize ? ` of ${m.batchSize} records each` : ''} · ${erroredText}`);
   const rate = m.recordsPerSecond === undefined ? 'not recorded' : `${formatCount(m.recordsPerSecond)} records/s`;
-  const eta = m.status !== 'running' ? '' : m.etaSeconds !== undefined ? `  ETA ${formatSeconds(m.etaSeconds)}` : m.total === undefined ? '  ETA unknown (no total)' : '';
+  const eta =
+    m.status !== 'running' ? '' : m.etaSeconds !== undefined ? `  ETA ${formatSeconds(m.etaSeconds)}` : m.total === undefined ? '  ETA unknown (no total)' : '';
   lines.push(`${label('throughput')}${rate}${eta}`);
   if (m.resumeCursor !== undefined) lines.push(`${label('resume at')}cursor ${m.resumeCursor}`);
   if (m.runSpans.length) lines.push(`${label('run traces')}${m.runSpans.map((s) => `attempt ${s.attempt} ${c.cyan(s.traceId)}`).join('  ')}`);
@@ -227,7 +248,9 @@ export function migrationLines(m: MigrationState, width: number, c: Colors): str
   if (m.failedBatches.length) {
     lines.push('', c.bold('failed batches'));
     for (const x of m.failedBatches) {
-      lines.push(batchLine(x, [x.retries ? `retry ${x.retries}` : '', x.committedLater ? 'committed on a later try' : 'not committed'].filter(Boolean).join(', ')));
+      lines.push(
+        batchLine(x, [x.retries ? `retry ${x.retries}` : '', x.committedLater ? 'committed on a later try' : 'not committed'].filter(Boolean).join(', ')),
+      );
       lines.push(c.red(detail(x.error ?? 'error')));
     }
   }
@@ -247,7 +270,15 @@ export function migrationLines(m: MigrationState, width: number, c: Colors): str
 }
 
 /** Every span carrying `tag=value`, from every service searched. */
-async function spansTagged(client: JaegerClient, services: string[], tag: string, value: string, startMicros: number, endMicros: number, limit: number): Promise<JaegerSpan[]> {
+async function spansTagged(
+  client: JaegerClient,
+  services: string[],
+  tag: string,
+  value: string,
+  startMicros: number,
+  endMicros: number,
+  limit: number,
+): Promise<JaegerSpan[]> {
   const found = new Map<string, JaegerSpan>();
   for (const service of services) {
     for (const trace of await client.search({ service, tags: { [tag]: value }, startMicros, endMicros, limit })) {
@@ -259,14 +290,9 @@ async function spansTagged(client: JaegerClient, services: string[], tag: string
 
 export function migrationMain(argv: string[]): Promise<number> {
   return runCommand(MIGRATION_USAGE, argv, async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: { ...JAEGER_OPTION, service: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } }, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw usageError('migration', err);
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1 || !positionals[0].trim()) throw new UsageError('migration: expected a migration name or run id (see sidetrace migration --help)');
+    const { values, positionals } = parseOptions(argv);
+    if (positionals.length !== 1 || !positionals[0].trim())
+      throw new UsageError('migration: expected a migration name or run id (see sidetrace migration --help)');
     const wanted = positionals[0].trim();
     const since = durationFlag('migration', 'since', values.since, '7d')!;
     const limit = countFlag('migration', 'limit', values.limit, 1_500, 100_000);
@@ -281,10 +307,25 @@ export function migrationMain(argv: string[]): Promise<number> {
       if (newest) spans = await spansTagged(client, services, A.MIGRATION_RUN_ID, String(newest.attributes[A.MIGRATION_RUN_ID]), end - since, end, limit);
     }
     if (!spans.length) {
-      throw new QueryError(`no migration run id or name ${JSON.stringify(wanted)} in Jaeger at ${client.url} (searched ${services.length ? services.join(', ') : 'no services'} over the last ${values.since ?? '7d'})`);
+      throw new QueryError(
+        `no migration run id or name ${JSON.stringify(wanted)} in Jaeger at ${client.url} (searched ${services.length ? services.join(', ') : 'no services'} over the last ${values.since ?? '7d'})`,
+      );
     }
     const state = migrationState(spans);
     out.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${migrationLines(state, out.width, out.colors).join('\n')}\n`);
     return 0;
   });
+}
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...JAEGER_OPTION, service: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw usageError('migration', err);
+  }
 }

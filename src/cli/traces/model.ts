@@ -18,7 +18,8 @@ export interface TraceTree {
   spanCount: number;
 }
 
-const byStart = (a: SpanNode, b: SpanNode) => a.span.startTimeMicros - b.span.startTimeMicros || (a.span.name < b.span.name ? -1 : a.span.name > b.span.name ? 1 : 0);
+const byStart = (a: SpanNode, b: SpanNode) =>
+  a.span.startTimeMicros - b.span.startTimeMicros || (a.span.name < b.span.name ? -1 : a.span.name > b.span.name ? 1 : 0);
 
 export function buildTree(spans: JaegerSpan[]): TraceTree {
   const nodes = new Map<string, SpanNode>();

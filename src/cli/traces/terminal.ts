@@ -123,5 +123,5 @@ export function formatCount(n: number): string {
 
 /** An attribute value on one line: strings as they are (escaped), the rest as JSON. */
 export function formatValue(v: unknown): string {
-  return printable(typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
+  return printable(typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)));
 }

@@ -19,13 +19,7 @@ Options:
 
 export function traceMain(argv: string[]): Promise<number> {
   return runCommand(TRACE_USAGE, argv, async () => {
-    let parsed;
-    try {
-      parsed = parseArgs({ args: argv, options: { ...JAEGER_OPTION, attrs: { type: 'boolean' }, depth: { type: 'string' } }, allowPositionals: true, strict: true });
-    } catch (err) {
-      throw usageError('trace', err);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseOptions(argv);
     if (positionals.length !== 1) throw new UsageError(`trace: expected one trace id, got ${positionals.length} (see sidetrace trace --help)`);
     const id = positionals[0].trim();
     if (!TRACE_ID.test(id)) throw new UsageError(`trace: ${JSON.stringify(id)} is not a trace id (1 to 32 hex digits, e.g. 4bf92f3577b34da6a3ce929d0e0e4736)`);
@@ -37,4 +31,17 @@ export function traceMain(argv: string[]): Promise<number> {
     else out.write(`${renderWaterfall(spans, { width: out.width, colors: out.colors, attrs: values.attrs, depth }).join('\n')}\n`);
     return 0;
   });
+}
+
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...JAEGER_OPTION, attrs: { type: 'boolean' }, depth: { type: 'string' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw usageError('trace', err);
+  }
 }

@@ -24,7 +24,15 @@ export interface WaterfallOptions {
 }
 
 /** Tags Jaeger or the SDK add that a reader gets elsewhere (kind, status) or never needs. */
-const HIDDEN_ATTRIBUTES = new Set(['span.kind', 'otel.status_code', 'otel.status_description', 'error', 'internal.span.format', 'otel.scope.name', 'otel.scope.version']);
+const HIDDEN_ATTRIBUTES = new Set([
+  'span.kind',
+  'otel.status_code',
+  'otel.status_description',
+  'error',
+  'internal.span.format',
+  'otel.scope.name',
+  'otel.scope.version',
+]);
 const DURATION_WIDTH = 9;
 const MIN_BAR = 10;
 /** Lines an attribute value may take with --attrs; the rest is counted. */
@@ -200,7 +208,9 @@ function countBelow(node: SpanNode): number {
 
 function attributeLines(span: JaegerSpan, c: Colors): Row['details'] {
   const lines: Row['details'] = [];
-  const keys = Object.keys(span.attributes).filter((k) => !HIDDEN_ATTRIBUTES.has(k)).sort();
+  const keys = Object.keys(span.attributes)
+    .filter((k) => !HIDDEN_ATTRIBUTES.has(k))
+    .sort();
   for (const k of keys) lines.push({ text: `${printable(k)} = ${formatValue(span.attributes[k])}`, paint: c.dim, wrap: true });
   for (const event of span.events) {
     const at = formatDuration(event.timeMicros - span.startTimeMicros);
@@ -263,4 +273,3 @@ function bar(b: NonNullable<Row['bar']>, t0: number, total: number, width: numbe
   const paint = b.error ? c.red : b.kind === 'group' ? c.cyan : c.green;
   return `${' '.repeat(from)}${paint(body)}`;
 }
-

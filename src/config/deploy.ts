@@ -2,9 +2,13 @@
 // object: the trace it continues (TRACEPARENT), the carrier file, the Kamal
 // hook variables, CI variables (GitHub Actions, GitLab CI) and the New Relic
 // change-tracking settings. Tracing's own settings (exporter, service name,
-// resource) stay in src/config/. KAMAL_RECORDED_AT is not read: it has
+// resource) are read by ./index.ts. KAMAL_RECORDED_AT is not read: it has
 // one-second resolution, and the CLI's own clock marks the same moment.
-export type Env = Record<string, string | undefined>;
+// The deploy code (src/deploy/) receives the DeployEnv and never reads the
+// environment itself.
+import type { Env } from './reader';
+
+export type { Env };
 
 export interface KamalVars {
   performer?: string;
@@ -50,6 +54,8 @@ export interface DeployEnv {
   newRelic: NewRelicSettings;
   /** GitHub Actions' job summary file: the trace id is written there. */
   stepSummaryPath?: string;
+  /** GITHUB_REPOSITORY, GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT as set (`sidetrace deploy trace-id` defaults), even outside GitHub Actions. */
+  githubRun: { repository?: string; runId?: string; runAttempt?: string };
   problems: string[];
 }
 
@@ -149,6 +155,7 @@ export function readDeployEnv(env: Env = process.env): DeployEnv {
       nerdgraphUrl,
     },
     stepSummaryPath: value(env, 'GITHUB_STEP_SUMMARY'),
+    githubRun: { repository: value(env, 'GITHUB_REPOSITORY'), runId: value(env, 'GITHUB_RUN_ID'), runAttempt: value(env, 'GITHUB_RUN_ATTEMPT') },
     problems,
   };
 }

@@ -1,0 +1,34 @@
+// knip's view of the project for `npm run lint:deps`, which runs it with
+// --dependencies: unused and undeclared dependencies. The entry points of the
+// package itself (main, exports, bin) knip takes from package.json.
+const path = require('node:path');
+
+// The instrumentation table requires these by name (require(spec.pkg)), which
+// knip cannot follow: they count as used. scripts/lint-deps.mjs checks that
+// each one is declared.
+const { INSTRUMENTATION_PACKAGES } = require(path.join(__dirname, 'dist', 'instrumentations', 'index.js'));
+
+module.exports = {
+  workspaces: {
+    '.': {
+      entry: [
+        'test/**/*.test.ts',
+        'test/fixtures/*.{js,mjs}',
+        'test/fixtures/migration/*.js',
+        'bench/*.mjs',
+        'bench/apps/*.js',
+        'bench/lib/*.{mjs,cjs}',
+        'scripts/*.mjs',
+        'examples/**/*.js',
+      ],
+      project: ['src/**/*.{ts,mts}', 'test/**/*.{ts,js,mjs,cjs}', 'bench/**/*.{js,mjs,cjs}', 'scripts/**/*.mjs', 'examples/**/*.js'],
+      ignoreDependencies: INSTRUMENTATION_PACKAGES,
+      // A system tool scripts/services-lib.mjs runs when started as root.
+      ignoreBinaries: ['useradd'],
+    },
+    'test/fixtures/express5-app': {
+      // Installed only so that the tests load express 5 under the name 'express' from this directory.
+      ignoreDependencies: ['express'],
+    },
+  },
+};

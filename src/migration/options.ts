@@ -52,12 +52,12 @@ export interface BatchResult {
 export interface BatchesRange {
   /** First cursor (default the run's origin). */
   from?: number;
-  /** Last cursor, inclusive (default the run's last record). */
+  /** Last cursor, inclusive (default the run's last record; required when the run has no total). */
   to?: number;
 }
 
 export interface EndOptions {
-  /** Default: 'succeeded' when the checkpoint counts every record done, else 'failed'. */
+  /** Default: 'succeeded' when the checkpoint counts every record done (with no total: when no batch failed in this process), else 'failed'. */
   status?: MigrationStatus;
 }
 

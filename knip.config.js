@@ -23,8 +23,8 @@ module.exports = {
       ],
       project: ['src/**/*.{ts,mts}', 'test/**/*.{ts,js,mjs,cjs}', 'bench/**/*.{js,mjs,cjs}', 'scripts/**/*.mjs', 'examples/**/*.js'],
       ignoreDependencies: INSTRUMENTATION_PACKAGES,
-      // A system tool scripts/services-lib.mjs runs when started as root.
-      ignoreBinaries: ['useradd'],
+      // System tools: scripts/services-lib.mjs runs useradd when started as root; the HTTPS tests make a certificate with openssl.
+      ignoreBinaries: ['useradd', 'openssl'],
     },
     'test/fixtures/express5-app': {
       // Installed only so that the tests load express 5 under the name 'express' from this directory.

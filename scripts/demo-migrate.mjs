@@ -88,6 +88,12 @@ async function startTracingStack() {
   return startStack({ log: say, freePorts: process.env.DEMO_FREE_PORTS === '1' });
 }
 
+/** `npx sidetrace …` with --jaeger when the stack is not on Jaeger's default port. */
+function sidetraceCommand(jaegerUrl, args) {
+  const jaeger = /^http:\/\/(localhost|127\.0\.0\.1):16686$/.test(jaegerUrl) ? '' : ` --jaeger ${jaegerUrl}`;
+  return `npx sidetrace ${args}${jaeger}`;
+}
+
 function jaegerLinks(jaegerUrl, runId) {
   const tags = encodeURIComponent(JSON.stringify({ 'migration.run_id': runId }));
   return {
@@ -143,6 +149,10 @@ The migration ran: run id ${runId}
   batches that failed (the injected flaky batch, before its retry):
     ${links.errors}
   In the Jaeger UI: service preview-backfill-worker, Tags: migration.run_id=${runId}
+  In this terminal, the run's state (status, counts, failed and slowest batches):
+    ${sidetraceCommand(stack.jaegerUrl, `migration ${runId}`)}
+  and the batch that failed:
+    ${sidetraceCommand(stack.jaegerUrl, `traces --service preview-backfill-worker --errors --tag migration.run_id=${runId}`)}
 ${Number.isFinite(wait) ? `Stopping after ${wait} ms (DEMO_DURATION_MS).` : 'Ctrl-C stops Jaeger, the collector and Redis.'}
 `);
       await new Promise((resolve) => {

@@ -4,6 +4,7 @@
 // under sidetrace's preload, a round of reference traffic, then light traffic
 // until Ctrl-C / SIGTERM (or DEMO_DURATION_MS), when everything stops in order:
 // traffic, app (flushes its spans), collector + Jaeger, databases.
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { startDemoApp, stopOnSignals } from './demo-lib.mjs';
 import { runTraffic } from './demo-traffic.mjs';
@@ -11,6 +12,7 @@ import { startServices } from './services-lib.mjs';
 import { startStack } from './stack-lib.mjs';
 
 const LIGHT_TRAFFIC_INTERVAL_MS = 5_000;
+const { JaegerClient } = createRequire(import.meta.url)('../dist/cli/traces/jaeger.js');
 const say = (line) => console.log(`demo: ${line}`);
 
 function durationFromEnv() {
@@ -35,6 +37,24 @@ async function appPort() {
     probe.listen(3000, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
   return free ? 3000 : 0;
+}
+
+/** `npx sidetrace …` with --jaeger when the stack is not on Jaeger's default port. */
+function sidetraceCommand(jaegerUrl, args) {
+  const jaeger = /^http:\/\/(localhost|127\.0\.0\.1):16686$/.test(jaegerUrl) ? '' : ` --jaeger ${jaegerUrl}`;
+  return `npx sidetrace ${args}${jaeger}`;
+}
+
+/** The newest trace of a request the demo just sent (GET /projects/:id), once Jaeger has it; undefined after `ms`. */
+async function exampleTraceId(jaegerUrl, signal, ms = 20_000) {
+  const client = new JaegerClient(jaegerUrl, { timeoutMs: 2_000 });
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && !signal.aborted) {
+    const [trace] = await client.search({ service: 'sidetrace-demo', operation: 'GET /projects/:id', limit: 1, startMicros: (Date.now() - 600_000) * 1_000 }).catch(() => []);
+    if (trace) return trace[0].traceId;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return undefined;
 }
 
 async function main() {
@@ -77,9 +97,13 @@ async function main() {
 sidetrace demo is running
   demo app:   ${demo.appUrl}  (try ${demo.appUrl}/projects/1)
   traces:     ${stack.jaegerUrl}/search?service=sidetrace-demo  (Jaeger UI; spans appear within a few seconds)
+  terminal:   ${sidetraceCommand(stack.jaegerUrl, 'traces --service sidetrace-demo')}  (the same traces in this terminal)
   collector:  ${stack.otlpHttpUrl}  (OTLP/HTTP)
 Light traffic every ${LIGHT_TRAFFIC_INTERVAL_MS / 1000} s; ${durationMs === undefined ? 'Ctrl-C stops everything' : `stopping by itself after ${durationMs} ms (DEMO_DURATION_MS)`}.
 `);
+    exampleTraceId(stack.jaegerUrl, stopRequested.signal).then((id) => {
+      if (id) say(`a request it just sent (GET /projects/:id), as a waterfall: ${sidetraceCommand(stack.jaegerUrl, `trace ${id}`)}`);
+    });
     const light = await runTraffic({ baseUrl: demo.appUrl, intervalMs: LIGHT_TRAFFIC_INTERVAL_MS, signal: stopRequested.signal });
     for (const line of light.unexpected) say(`unexpected response: ${line}`);
   } catch (err) {

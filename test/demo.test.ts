@@ -32,18 +32,13 @@ function isDescendant(spans: JaegerSpan[], span: JaegerSpan, ancestor: JaegerSpa
   return false;
 }
 
-/** The job spans of the service's recent traces, with the `traceId/spanId`s they link to (Jaeger's FOLLOWS_FROM references). */
-async function jobSpansWithLinks(jaegerUrl: string): Promise<(JaegerSpan & { links: string[] })[]> {
+/** The job spans of the service's recent traces, with the spans they link to (Jaeger's FOLLOWS_FROM references, in `links`). */
+async function jobSpansWithLinks(jaegerUrl: string): Promise<JaegerSpan[]> {
   const q = new URLSearchParams({ service: 'sidetrace-demo', operation: 'job reindex-projects', limit: '50', lookback: '1h' });
   const response = await fetch(`${jaegerUrl}/api/traces?${q}`, { signal: AbortSignal.timeout(5_000) });
   assert.equal(response.status, 200);
   const traces = ((await response.json()) as { data: any[] | null }).data ?? [];
-  return traces.flatMap((trace) => {
-    const links = new Map<string, string[]>(
-      trace.spans.map((s: any) => [s.spanID, (s.references ?? []).filter((r: any) => r.refType === 'FOLLOWS_FROM').map((r: any) => `${r.traceID}/${r.spanID}`)]),
-    );
-    return flattenTrace(trace).map((s) => ({ ...s, links: links.get(s.spanId) ?? [] }));
-  });
+  return traces.flatMap(flattenTrace);
 }
 
 const isDb = (system: string) => (s: JaegerSpan) => (s.attributes['db.system.name'] ?? s.attributes['db.system']) === system;
@@ -144,17 +139,17 @@ describe('demo app → collector → Jaeger', () => {
     assert.ok(server, `the request is traced:\n${describeSpans(request)}`);
     assert.equal(server.attributes['http.route'], '/jobs/reindex');
 
-    type Linked = JaegerSpan & { links: string[] };
     // The link points at the request's server span, which is the active span in the handler.
-    const linked = (spans: Linked[]) => spans.find((s) => s.name === 'job reindex-projects' && s.links.includes(`${traceId}/${server!.spanId}`));
-    const spans = (await waitForSpans(
+    const linked = (spans: JaegerSpan[]) =>
+      spans.find((s) => s.name === 'job reindex-projects' && s.links.some((l) => l.traceId === traceId && l.spanId === server!.spanId));
+    const spans = await waitForSpans(
       () => jobSpansWithLinks(stack.jaegerUrl),
       (all) => {
-        const job = linked(all as Linked[]);
+        const job = linked(all);
         return !!job && all.filter((s) => s.traceId === job.traceId && isDb('postgresql')(s)).length >= 2;
       },
       'the job trace',
-    )) as Linked[];
+    );
     const job = linked(spans);
     assert.ok(job, `a job span linked to the request's trace ${traceId}:\n${describeSpans(spans)}`);
     const jobTrace = spans.filter((s) => s.traceId === job.traceId);

@@ -239,7 +239,7 @@ test('bad input gets one clear error naming what is wrong', async () => {
     message: "sidetrace startMigration: options.name must be a non-empty string of at most 128 characters naming the migration, e.g. 'backfill-previews' (got undefined)",
   });
   await assert.rejects(startMigration({ name: 'x', total: 10, batchSize: 0 }), { message: 'sidetrace startMigration: options.batchSize must be an integer ≥ 1 (got 0)' });
-  await assert.rejects(startMigration(undefined as never), /options object \{ name, total, batchSize \}/);
+  await assert.rejects(startMigration(undefined as never), /options object \{ name, total\?, batchSize \}/);
   await assert.rejects(startMigration({ name: 'x', total: 10, batchSize: 5, runId: 'has:colon' }), /options.runId must be a string of 1 to 128 letters/);
 
   const run = await startMigration({ name: 'bad-input', total: 10, batchSize: 5 });
@@ -317,6 +317,52 @@ test('works with any registered OpenTelemetry tracer provider, without the prelo
     assert.deepEqual(batches.map((b) => [b.attributes['migration.records.processed'], b.attributes['migration.records.skipped']]), [[10, 0], [0, 10]]);
   } finally {
     trace.disable();
+  }
+});
+
+test('a run with no known total: progress without total, percent or ETA; end() decides by failed batches; batches() needs a `to`', async () => {
+  const exporter = new InMemorySpanExporter();
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+  const redis = new Redis(services.redisUrl);
+  try {
+    const store = new RedisCheckpointStore(redis, { keyPrefix: `test:${process.pid}:open:` });
+    const run = await startMigration({ name: 'open-ended', batchSize: 10, store });
+    assert.equal(run.total, undefined);
+    await run.batch({ cursorStart: 0, cursorEnd: 9 }, (b) => b.processed(10));
+    await run.batch({ cursorStart: 10, cursorEnd: 19 }, (b) => {
+      b.processed(9);
+      b.failed('r-13', new Error('bad row'));
+    });
+    await assert.rejects(async () => {
+      for await (const b of run.batches()) b.processed(b.size);
+    }, /sidetrace run.batches: range.to must be the last cursor to run, as this run has no total \(got undefined\)/);
+    const worker = await continueMigration(JSON.parse(JSON.stringify(run.carrier())), { store });
+    assert.equal(worker.total, undefined, 'the carrier keeps "no total"');
+    for await (const b of worker.batches({ from: 20, to: 29 })) b.processed(b.size);
+    assert.equal((await store.get(run.runId))?.total, undefined, 'so does the Redis checkpoint');
+    assert.equal(await run.end(), 'succeeded', 'no batch failed');
+
+    const spans = exporter.getFinishedSpans();
+    const [runSpan] = spans.filter((s) => s.name === 'migration.run open-ended');
+    const batches = spans.filter((s) => s.name === 'migration.batch open-ended');
+    assert.equal(batches.length, 3);
+    for (const span of [runSpan, ...batches, ...spans.filter((s) => s.name.startsWith('migration.run.'))]) {
+      for (const absent of ['migration.run.total', 'migration.progress.total', 'migration.progress.percent', 'migration.progress.eta_seconds']) {
+        assert.equal(span.attributes[absent], undefined, `${span.name} has no ${absent}`);
+      }
+    }
+    assert.deepEqual(batches.map((b) => b.attributes['migration.progress.done']), [10, 20, 30]);
+    assert.ok(batches.every((b) => typeof b.attributes['migration.progress.records_per_second'] === 'number'), 'the rate is there');
+    assert.deepEqual([runSpan.attributes['migration.run.status'], runSpan.attributes['migration.progress.done']], ['succeeded', 30]);
+
+    const failing = await startMigration({ name: 'open-ended-failing', batchSize: 10 });
+    await assert.rejects(failing.batch({ cursorStart: 0, cursorEnd: 9 }, () => Promise.reject(new Error('db down'))));
+    assert.equal(await failing.end(), 'failed', 'a batch failed in this process');
+    const failedRun = exporter.getFinishedSpans().find((s) => s.name === 'migration.run open-ended-failing')!;
+    assert.equal(failedRun.status.message, 'migration failed (0 records done, 1 batch failed)');
+  } finally {
+    trace.disable();
+    await redis.quit();
   }
 });
 

@@ -8,6 +8,10 @@ Commands:
   deploy [options] -- <command...>   record a deploy as a trace (sidetrace deploy --help)
   deploy step <name> -- <command...> record a step of the current deploy
   doctor                             check the tracing setup
+  traces [options]                   recent traces from Jaeger, newest first (sidetrace traces --help)
+  trace <trace-id> [options]         one trace as a waterfall
+  migration <name | run-id>          a migration run's state from its spans
+  deploys [options]                  recent deploys and rollbacks
   --version                          print the version
   --help                             print this help
 `;
@@ -37,6 +41,22 @@ async function main(argv: string[]): Promise<number> {
     case 'doctor': {
       const { main: doctorMain } = require('./doctor') as typeof import('./doctor');
       return doctorMain(rest);
+    }
+    case 'traces': {
+      const { tracesMain } = require('./traces/list') as typeof import('./traces/list');
+      return tracesMain(rest);
+    }
+    case 'trace': {
+      const { traceMain } = require('./traces/trace') as typeof import('./traces/trace');
+      return traceMain(rest);
+    }
+    case 'migration': {
+      const { migrationMain } = require('./traces/migration') as typeof import('./traces/migration');
+      return migrationMain(rest);
+    }
+    case 'deploys': {
+      const { deploysMain } = require('./traces/deploys') as typeof import('./traces/deploys');
+      return deploysMain(rest);
     }
     default:
       process.stderr.write(`sidetrace: unknown command ${JSON.stringify(command)} (see sidetrace --help)\n`);

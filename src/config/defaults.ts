@@ -58,3 +58,6 @@ export const DETECTORS: ResourceDetectorName[] = [
   'alibaba',
 ];
 export const DEFAULT_DETECTORS: ResourceDetectorName[] = ['env', 'host', 'os', 'process', 'serviceinstance', 'container'];
+
+/** Jaeger's query service on the local stack (scripts/stack-lib.mjs) and Jaeger's own default. */
+export const DEFAULT_JAEGER_URL = 'http://localhost:16686';

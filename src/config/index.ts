@@ -6,7 +6,7 @@
 // variable, the value and what is used instead (SIDETRACE_STRICT=true makes
 // start-up fail on them instead).
 import { parseTraceparent } from '../tracing/traceparent';
-import { DEFAULT_IGNORE_PATHS, DEFAULT_DETECTORS, DETECTORS, EXPORTERS, LOG_LEVELS, PROPAGATORS, PROTOCOLS, SAMPLERS } from './defaults';
+import { DEFAULT_IGNORE_PATHS, DEFAULT_DETECTORS, DEFAULT_JAEGER_URL, DETECTORS, EXPORTERS, LOG_LEVELS, PROPAGATORS, PROTOCOLS, SAMPLERS } from './defaults';
 import { echo, Reader, splitList, type Env } from './reader';
 import { readCompileCache } from './compile-cache';
 import { DEFAULT_REDACTED_QUERY_PARAMS, SECRET_VARIABLES } from '../policy/secrets';
@@ -213,6 +213,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
   const noiseSetting = r.choice('SIDETRACE_NOISE', ['on', 'off'] as const, 'on');
   const extraParams = splitList(r.raw('SIDETRACE_REDACT_QUERY_PARAMS') ?? '');
 
+  const doctorJaegerUrl = r.url('SIDETRACE_JAEGER_QUERY_URL');
   const config: SidetraceConfig = {
     enabled,
     disabledReason,
@@ -245,7 +246,13 @@ export function readConfig(env: Env = process.env): ConfigResult {
     doctor: {
       collectorHealthUrl: collectorHealthUrl(r, exporters.includes('otlp') ? otlp.endpoint : undefined),
       collectorHealthOff: r.raw('SIDETRACE_COLLECTOR_HEALTH_URL')?.toLowerCase() === 'none',
-      jaegerQueryUrl: r.url('SIDETRACE_JAEGER_QUERY_URL'),
+      jaegerQueryUrl: doctorJaegerUrl,
+    },
+    terminal: {
+      jaegerUrl: r.url('SIDETRACE_JAEGER_URL') ?? doctorJaegerUrl ?? DEFAULT_JAEGER_URL,
+      jaegerHeaders: readHeaders(r, 'SIDETRACE_JAEGER_HEADERS'),
+      // no-color.org: any non-empty value turns colours off.
+      noColor: r.raw('NO_COLOR') !== undefined,
     },
   };
   return { config, problems: r.problems };

@@ -105,6 +105,17 @@ export interface SidetraceConfig {
     /** Jaeger's query service, to confirm the test span arrived; undefined → not checked. */
     jaegerQueryUrl?: string;
   };
+  /** Where `sidetrace traces`, `trace`, `migration` and `deploys` query Jaeger, and how they print. */
+  terminal: TerminalConfig;
+}
+
+export interface TerminalConfig {
+  /** Jaeger's query service (SIDETRACE_JAEGER_URL, else SIDETRACE_JAEGER_QUERY_URL, else http://localhost:16686). */
+  jaegerUrl: string;
+  /** Headers for an authenticated query endpoint (SIDETRACE_JAEGER_HEADERS); values are secrets, never printed. */
+  jaegerHeaders: Record<string, string>;
+  /** NO_COLOR is set to a non-empty value: no colours even on a terminal. */
+  noColor: boolean;
 }
 
 export interface NewRelicConfig {

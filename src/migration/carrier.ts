@@ -16,7 +16,8 @@ export interface MigrationCarrier {
   v: 1;
   name: string;
   runId: string;
-  total: number;
+  /** Absent when the run's total is not known. */
+  total?: number;
   batchSize: number;
   /** Cursor of the run's first record. */
   cursor: number;
@@ -52,7 +53,7 @@ export function parseCarrier(input: unknown): MigrationCarrier {
     v: 1,
     name: checkName(WHERE, 'carrier.name', o.name),
     runId: checkRunId(WHERE, 'carrier.runId', o.runId),
-    total: checkInteger(WHERE, 'carrier.total', o.total, 0),
+    total: o.total === undefined ? undefined : checkInteger(WHERE, 'carrier.total', o.total, 0),
     batchSize: checkInteger(WHERE, 'carrier.batchSize', o.batchSize, 1),
     cursor: checkInteger(WHERE, 'carrier.cursor', o.cursor, 0),
     attempt: checkInteger(WHERE, 'carrier.attempt', o.attempt, 1),

@@ -25,7 +25,8 @@ export interface MigrationCounters {
 export interface RunCheckpoint {
   runId: string;
   name: string;
-  total: number;
+  /** Undefined when the run's total is not known. */
+  total?: number;
   batchSize: number;
   /** Cursor of the first record. */
   origin: number;
@@ -47,7 +48,8 @@ export interface RunCheckpoint {
 /** What an attempt records when it starts. */
 export interface AttemptStart {
   name: string;
-  total: number;
+  /** Undefined when the run's total is not known. */
+  total?: number;
   batchSize: number;
   origin: number;
   runSpan?: string;

@@ -4,7 +4,8 @@ import type { BatchRange } from './batch';
 
 export interface RunShape {
   origin: number;
-  total: number;
+  /** Undefined: not known (a run that cannot count its records up front). */
+  total: number | undefined;
   batchSize: number;
 }
 
@@ -12,9 +13,9 @@ export function batchIndexOf(shape: RunShape, cursor: number): number {
   return Math.floor((cursor - shape.origin) / shape.batchSize);
 }
 
-/** The run's last cursor (origin − 1 for an empty run). */
-export function lastCursor(shape: RunShape): number {
-  return shape.origin + shape.total - 1;
+/** The run's last cursor (origin − 1 for an empty run); undefined when the total is not known. */
+export function lastCursor(shape: RunShape): number | undefined {
+  return shape.total === undefined ? undefined : shape.origin + shape.total - 1;
 }
 
 /** Batches covering `from … to` (inclusive), cut at the batch boundaries of the run. */
@@ -28,5 +29,6 @@ export function* planBatches(shape: RunShape, from: number, to: number): Generat
 
 /** Where a run resumes when batches 0 … nextBatch − 1 are committed. */
 export function resumeCursor(shape: RunShape, nextBatch: number): number {
-  return Math.min(shape.origin + nextBatch * shape.batchSize, shape.origin + shape.total);
+  const next = shape.origin + nextBatch * shape.batchSize;
+  return shape.total === undefined ? next : Math.min(next, shape.origin + shape.total);
 }

@@ -9,8 +9,12 @@ import { checkInteger, fail } from './validate';
 export interface StartMigrationOptions {
   /** What the migration does, e.g. 'backfill-previews' (span names, migration.name). */
   name: string;
-  /** Records in the run. */
-  total: number;
+  /**
+   * Records in the run, when known up front. Without it progress has no
+   * percent or ETA, run.batches() needs a `to`, and end() defaults to
+   * 'succeeded' unless a batch failed in this process.
+   */
+  total?: number;
   /** Records per batch. */
   batchSize: number;
   /** Resume this run (with the same store); default a new id from the name. */
@@ -48,12 +52,12 @@ export interface BatchResult {
 export interface BatchesRange {
   /** First cursor (default the run's origin). */
   from?: number;
-  /** Last cursor, inclusive (default the run's last record). */
+  /** Last cursor, inclusive (default the run's last record; required when the run has no total). */
   to?: number;
 }
 
 export interface EndOptions {
-  /** Default: 'succeeded' when the checkpoint counts every record done, else 'failed'. */
+  /** Default: 'succeeded' when the checkpoint counts every record done (with no total: when no batch failed in this process), else 'failed'. */
   status?: MigrationStatus;
 }
 

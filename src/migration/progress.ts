@@ -12,16 +12,18 @@ export interface RateBase {
   doneAtStart: number;
 }
 
-export function progressAttributes(counters: MigrationCounters, total: number, base: RateBase, now = Date.now()): Attributes {
+/** With no known total: records done and the rate only (no total, percent or ETA). */
+export function progressAttributes(counters: MigrationCounters, total: number | undefined, base: RateBase, now = Date.now()): Attributes {
   const done = doneOf(counters);
   const seconds = (now - base.startedAt) / 1000;
   const rate = seconds > 0 ? Math.max(0, done - base.doneAtStart) / seconds : 0;
   const attrs: Attributes = {
     [A.MIGRATION_PROGRESS_DONE]: done,
-    [A.MIGRATION_PROGRESS_TOTAL]: total,
-    [A.MIGRATION_PROGRESS_PERCENT]: total > 0 ? Math.round((done / total) * 1000) / 10 : 100,
     [A.MIGRATION_PROGRESS_RATE]: Math.round(rate * 10) / 10,
   };
+  if (total === undefined) return attrs;
+  attrs[A.MIGRATION_PROGRESS_TOTAL] = total;
+  attrs[A.MIGRATION_PROGRESS_PERCENT] = total > 0 ? Math.round((done / total) * 1000) / 10 : 100;
   if (rate > 0) attrs[A.MIGRATION_PROGRESS_ETA] = Math.round(Math.max(0, total - done) / rate);
   return attrs;
 }

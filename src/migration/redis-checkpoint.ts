@@ -114,7 +114,7 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   async begin(runId: string, s: AttemptStart): Promise<RunCheckpoint> {
-    const flat = (await this.script(BEGIN, 1, this.runKey(runId), s.name, s.total, s.batchSize, s.origin, s.runSpan ?? '', s.startedAt)) as string[];
+    const flat = (await this.script(BEGIN, 1, this.runKey(runId), s.name, s.total ?? '', s.batchSize, s.origin, s.runSpan ?? '', s.startedAt)) as string[];
     const h: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
     return parseRun(runId, h);
@@ -159,7 +159,7 @@ function parseRun(runId: string, h: Record<string, string>): RunCheckpoint {
   return {
     runId,
     name: h.name,
-    total: Number(h.total),
+    total: h.total ? Number(h.total) : undefined, // '' when the run's total is not known
     batchSize: Number(h.batchSize),
     origin: Number(h.origin),
     status: (h.status ?? 'running') as RunCheckpoint['status'],

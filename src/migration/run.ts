@@ -18,7 +18,7 @@ import { checkInteger, fail } from './validate';
 export interface RunInit {
   name: string;
   runId: string;
-  total: number;
+  total: number | undefined;
   batchSize: number;
   origin: number;
   attempt: number;
@@ -32,7 +32,8 @@ export interface RunInit {
 export class MigrationRun {
   readonly name: string;
   readonly runId: string;
-  readonly total: number;
+  /** Undefined when the run's total is not known. */
+  readonly total: number | undefined;
   readonly batchSize: number;
   /** Cursor of the run's first record (the `cursor` option). */
   readonly origin: number;
@@ -128,6 +129,7 @@ export class MigrationRun {
     if (range === null || typeof range !== 'object') fail(where, 'the range', 'an object { from?, to? }', range);
     const from = range.from === undefined ? this.origin : checkInteger(where, 'range.from', range.from, this.origin);
     const to = range.to === undefined ? lastCursor(this) : checkInteger(where, 'range.to', range.to, 0);
+    if (to === undefined) fail(where, 'range.to', 'the last cursor to run, as this run has no total', range.to);
     let committed: Set<number>;
     try {
       committed = await this.store.committedBatches(this.runId);
@@ -175,7 +177,9 @@ export class MigrationRun {
     } catch (err) {
       problem = storeError(`read the counters of run ${this.runId}`, err);
     }
-    const status = explicit ?? (counters && doneOf(counters) >= this.total ? 'succeeded' : 'failed');
+    // With no total, a run is done when its caller ends it; it failed if a batch threw here.
+    const complete = this.total === undefined ? this.errored === 0 : counters !== undefined && doneOf(counters) >= this.total;
+    const status = explicit ?? (counters && complete ? 'succeeded' : 'failed');
     this.endedWith = status;
     if (!problem) {
       try {
@@ -195,7 +199,11 @@ export class MigrationRun {
       safely('ending the run span', () => {
         span.setAttributes(attrs);
         if (status === 'failed') {
-          const done = counters ? `${doneOf(counters)} of ${this.total} records done` : 'checkpoint unreadable';
+          const done = !counters
+            ? 'checkpoint unreadable'
+            : this.total === undefined
+              ? `${doneOf(counters)} records done, ${this.errored} batch${this.errored === 1 ? '' : 'es'} failed`
+              : `${doneOf(counters)} of ${this.total} records done`;
           span.setStatus({ code: SpanStatusCode.ERROR, message: `migration failed (${done})` });
         }
         span.end();

@@ -10,7 +10,7 @@
 // span links to it as 'previous_attempt'. So start a run id again only when
 // the previous attempt is over.
 import { randomBytes } from 'node:crypto';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { SpanStatusCode, trace, type Attributes } from '@opentelemetry/api';
 import * as A from './attributes';
 import { parseCarrier, spanContextOf, traceparentOf } from './carrier';
 import { MemoryCheckpointStore, type CheckpointStore, type RunCheckpoint } from './checkpoint';
@@ -27,12 +27,17 @@ function newRunId(name: string): string {
   return `${slug}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/** migration.run.total, when the total is known. */
+function totalAttribute(total: number | undefined): Attributes {
+  return total === undefined ? {} : { [A.MIGRATION_RUN_TOTAL]: total };
+}
+
 /** Starts a run (or, with a runId the store knows, a new attempt of it). */
 export async function startMigration(options: StartMigrationOptions): Promise<MigrationRun> {
   const where = 'sidetrace startMigration';
-  if (options === null || typeof options !== 'object') fail(where, 'the argument', 'an options object { name, total, batchSize }', options);
+  if (options === null || typeof options !== 'object') fail(where, 'the argument', 'an options object { name, total?, batchSize }', options);
   const name = checkName(where, 'options.name', options.name);
-  const total = checkInteger(where, 'options.total', options.total, 0);
+  const total = options.total === undefined ? undefined : checkInteger(where, 'options.total', options.total, 0);
   const batchSize = checkInteger(where, 'options.batchSize', options.batchSize, 1);
   const origin = options.cursor === undefined ? 0 : checkInteger(where, 'options.cursor', options.cursor, 0);
   const runId = options.runId === undefined ? newRunId(name) : checkRunId(where, 'options.runId', options.runId);
@@ -59,7 +64,7 @@ export async function startMigration(options: StartMigrationOptions): Promise<Mi
       attributes: {
         [A.MIGRATION_NAME]: name,
         [A.MIGRATION_RUN_ID]: runId,
-        [A.MIGRATION_RUN_TOTAL]: total,
+        ...totalAttribute(total),
         [A.MIGRATION_RUN_BATCH_SIZE]: batchSize,
         [A.MIGRATION_RUN_CURSOR_ORIGIN]: origin,
         [A.MIGRATION_RUN_RESUMED]: previous !== undefined,
@@ -124,7 +129,7 @@ export async function startMigration(options: StartMigrationOptions): Promise<Mi
       [A.MIGRATION_RUN_ID]: runId,
       [A.MIGRATION_RUN_ATTEMPT]: state.attempt,
       [A.MIGRATION_RUN_RESUMED]: previous !== undefined,
-      [A.MIGRATION_RUN_TOTAL]: total,
+      ...totalAttribute(total),
       [A.MIGRATION_RUN_BATCH_SIZE]: batchSize,
       [A.MIGRATION_RUN_RESUME_CURSOR]: resumeAt,
       ...counterAttributes(state.counters),

@@ -34,6 +34,7 @@ export const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'cookie',
 export const SECRET_VARIABLES = new Set([
   'OTEL_EXPORTER_OTLP_HEADERS',
   'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'SIDETRACE_JAEGER_HEADERS',
   'OTEL_EXPORTER_JAEGER_PASSWORD',
   'NEW_RELIC_LICENSE_KEY',
 ]);

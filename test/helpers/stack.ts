@@ -2,6 +2,7 @@
 // ports (scripts/stack-lib.mjs), and a small client for Jaeger's query API.
 // The binaries are built by scripts/stack-build.sh when missing; a failed
 // build fails the test file (CI runs `npm run stack:build` first).
+import { JaegerClient, type JaegerSpan } from '../../src/cli/traces/jaeger';
 import { startStack as startLocalStack, type Stack, type StartStackOptions } from '../../scripts/stack-lib.mjs';
 
 export type { Stack } from '../../scripts/stack-lib.mjs';
@@ -11,67 +12,24 @@ export function startStack(options: Omit<StartStackOptions, 'freePorts'> = {}): 
   return startLocalStack({ env: {}, ...options, freePorts: true });
 }
 
-export interface JaegerSpan {
-  traceId: string;
-  spanId: string;
-  /** CHILD_OF reference; absent on a root span. */
-  parentId?: string;
-  name: string;
-  kind: string; // 'server' | 'client' | 'internal' | 'producer' | 'consumer' | ''
-  service: string;
-  /** Process tags other than the service name, i.e. the resource. */
-  resource: Record<string, unknown>;
-  attributes: Record<string, unknown>;
-  /** 'ERROR', 'OK' or '' (from Jaeger's otel.status_code tag). */
-  status: string;
-  startTimeMicros: number;
-}
+// Jaeger's query API through the same client the terminal commands use.
+export { flattenTrace, type JaegerSpan } from '../../src/cli/traces/jaeger';
 
-type JaegerTag = { key: string; value: unknown };
-
-/** One trace of Jaeger's /api/traces answer, flattened: a span per entry with its process inlined. */
-export function flattenTrace(trace: any): JaegerSpan[] {
-  const tags = (list: JaegerTag[] = []) => Object.fromEntries(list.map((t) => [t.key, t.value]));
-  return (trace.spans ?? []).map((s: any) => {
-    const process = trace.processes?.[s.processID] ?? {};
-    const attributes = tags(s.tags);
-    return {
-      traceId: s.traceID,
-      spanId: s.spanID,
-      parentId: (s.references ?? []).find((r: any) => r.refType === 'CHILD_OF')?.spanID,
-      name: s.operationName,
-      kind: String(attributes['span.kind'] ?? ''),
-      service: process.serviceName,
-      resource: tags(process.tags),
-      attributes,
-      status: String(attributes['otel.status_code'] ?? ''),
-      startTimeMicros: s.startTime,
-    };
-  });
-}
-
-async function jaegerGet(jaegerUrl: string, pathAndQuery: string): Promise<any> {
-  const res = await fetch(`${jaegerUrl}${pathAndQuery}`, { signal: AbortSignal.timeout(5_000) });
-  const body: any = await res.json().catch(() => ({}));
-  if (res.status === 404) return { data: [] };
-  if (!res.ok) throw new Error(`Jaeger ${pathAndQuery} answered ${res.status}: ${JSON.stringify(body.errors ?? body)}`);
-  return body;
-}
+const client = (jaegerUrl: string) => new JaegerClient(jaegerUrl, { timeoutMs: 5_000 });
 
 /** GET /api/services */
-export async function jaegerServices(jaegerUrl: string): Promise<string[]> {
-  return (await jaegerGet(jaegerUrl, '/api/services')).data ?? [];
+export function jaegerServices(jaegerUrl: string): Promise<string[]> {
+  return client(jaegerUrl).services();
 }
 
 /** GET /api/traces/{id}: the trace's spans ([] while Jaeger has none). */
 export async function jaegerTrace(jaegerUrl: string, traceId: string): Promise<JaegerSpan[]> {
-  return ((await jaegerGet(jaegerUrl, `/api/traces/${traceId}`)).data ?? []).flatMap(flattenTrace);
+  return (await client(jaegerUrl).trace(traceId)) ?? [];
 }
 
-/** GET /api/traces?service=…: every span of the service's recent traces. */
+/** GET /api/traces?service=…: every span of the service's recent traces (the last hour). */
 export async function jaegerServiceSpans(jaegerUrl: string, service: string, limit = 1000): Promise<JaegerSpan[]> {
-  const q = new URLSearchParams({ service, limit: String(limit), lookback: '1h' });
-  return ((await jaegerGet(jaegerUrl, `/api/traces?${q}`)).data ?? []).flatMap(flattenTrace);
+  return (await client(jaegerUrl).search({ service, limit, startMicros: (Date.now() - 3_600_000) * 1_000 })).flat();
 }
 
 /** Polls `read` until `ready` holds; on timeout throws with `describe` of the last value. */

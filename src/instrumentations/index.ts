@@ -30,7 +30,12 @@ interface InstrumentationSpec {
    * policy is on (src/instrumentations/http-server/route.ts says the contract);
    * `pkg` with its settings loads instead under SIDETRACE_NOISE=off.
    */
-  lean?: { pkg: string; exportName: string };
+  lean?: {
+    pkg: string;
+    exportName: string;
+    /** `pkg` loads as well (with its noise settings): it still does a part the lean one doesn't. */
+    alongside?: boolean;
+  };
 }
 
 const otel = (n: string) => `@opentelemetry/instrumentation-${n}`;
@@ -47,8 +52,10 @@ const SPECS: InstrumentationSpec[] = [
       redactedQueryParams: c.redaction.queryParams,
       redactedQueryParamsServer: c.redaction.queryParams,
     }),
+    // Server spans come from sidetrace's own instrumentation; upstream keeps the client side.
+    lean: { pkg: './http-server/server', exportName: 'HttpServerInstrumentation', alongside: true },
     // Client calls with no parent (pool heartbeats, stray fetches) are noise.
-    noiseConfig: () => ({ requireParentforOutgoingSpans: true }),
+    noiseConfig: () => ({ requireParentforOutgoingSpans: true, disableIncomingRequestInstrumentation: true }),
   },
   { name: 'undici', pkg: otel('undici'), exportName: 'UndiciInstrumentation', targets: [], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ requireParentforSpans: true }) },
   {
@@ -58,12 +65,10 @@ const SPECS: InstrumentationSpec[] = [
     targets: ['express'],
     defaultOn: true,
     upstreamOn: true,
-    // Middleware and router layers repeat the server span; the server span carries
-    // http.route. Handler spans are folded into the server span (src/policy/noise.ts), not
-    // skipped, because that is where express records a thrown error.
-    noiseConfig: () => ({ ignoreLayersType: ['middleware', 'router'] }),
+    // No layer spans: the route name and a handler's error go on the server span.
+    lean: { pkg: './http-server/express', exportName: 'ExpressRouteInstrumentation' },
   },
-  { name: 'koa', pkg: otel('koa'), exportName: 'KoaInstrumentation', targets: ['koa'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ ignoreLayersType: ['middleware', 'router'] }) },
+  { name: 'koa', pkg: otel('koa'), exportName: 'KoaInstrumentation', targets: ['koa'], defaultOn: true, upstreamOn: true, lean: { pkg: './http-server/koa', exportName: 'KoaRouteInstrumentation' } },
   // connect has no setting to skip middleware spans, and every layer is one.
   { name: 'connect', pkg: otel('connect'), exportName: 'ConnectInstrumentation', targets: ['connect'], defaultOn: false, upstreamOn: true },
   // express 5 routes through the `router` package; the express instrumentation already names the route.
@@ -173,12 +178,13 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
     const spec = SPECS.find((s) => s.name === name);
     if (!spec) continue;
     try {
+      const always = spec.config ? spec.config(config) : {};
       if (config.noise.enabled && spec.lean) {
-        out.push(new (require(spec.lean.pkg)[spec.lean.exportName])());
-        continue;
+        out.push(new (require(spec.lean.pkg)[spec.lean.exportName])(always));
+        if (!spec.lean.alongside) continue;
       }
       const Ctor = require(spec.pkg)[spec.exportName];
-      const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...(spec.config ? spec.config(config) : {}) };
+      const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...always };
       out.push(new Ctor(settings));
     } catch (err) {
       onError(`instrumentation ${name} could not be loaded (${(err as Error).message.split('\n')[0]}); continuing without it`);

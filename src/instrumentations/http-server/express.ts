@@ -1,0 +1,151 @@
+// Route names and handler errors for express 4 (express/lib/router) and
+// express 5 (the `router` package 2.x), for the server span of ./server.ts.
+// No spans: the active span in a handler is the server span.
+//
+// Patched once, when express's files load:
+// - Route#dispatch, which the router calls when a route matched: it names the
+//   route (mount paths + the route's path, built as upstream
+//   instrumentation-express 0.x builds `http.route`) and records an error that
+//   leaves the route (a throw, `next(err)`, and in express 5 a rejected
+//   promise). express 4 ignores a rejected promise, so there is nothing to see.
+// - Router#use: a layer mounted at a path (`app.use('/api', router)`, a
+//   sub-app) gets a thin wrapper that remembers the mount path while the
+//   request is inside it. Layers mounted at `/` are left alone.
+// Both do nothing but a property read for a request whose span is not recording.
+import type { IncomingMessage } from 'node:http';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
+import { DISTRO_VERSION } from '../../version';
+import { recordRequestError, requestState, setRoute } from './route';
+
+type Handler = (req: IncomingMessage, res: unknown, next: (err?: unknown) => unknown) => unknown;
+interface Layer {
+  handle: Handler;
+}
+interface RouterLike {
+  stack: Layer[];
+  use(...args: unknown[]): unknown;
+}
+interface RouteLike {
+  path: unknown;
+  dispatch(req: IncomingMessage, res: unknown, done: (err?: unknown) => unknown): unknown;
+}
+type ExpressRequest = IncomingMessage & { originalUrl?: string };
+
+const WRAPPED = Symbol('sidetrace.express.mount');
+
+/** A mount or route path as upstream writes it: strings as they are, arrays joined with ',', regexps as text. */
+function pathText(p: unknown): string | undefined {
+  if (Array.isArray(p)) return p.map((x) => pathText(x) ?? '').join(',');
+  if (typeof p === 'string') return p;
+  if (p instanceof RegExp || typeof p === 'number') return p.toString();
+  return undefined;
+}
+
+const WILDCARD_SEGMENT = /^\/\{[*][^}]*\}$/;
+
+/**
+ * `http.route` from the paths a request went through, by upstream's rules
+ * (@opentelemetry/instrumentation-express 0.x, utils.js getActualMatchedRoute),
+ * so both name a route the same way.
+ */
+export function matchedRoute(paths: string[], originalUrl: string): string | undefined {
+  if (paths.length === 0) return undefined;
+  if (paths.every((p) => p === '/')) return originalUrl === '/' ? '/' : undefined;
+  const meaningful = paths.filter((p) => p !== '/' && p !== '/*' && !WILDCARD_SEGMENT.test(p));
+  if (meaningful.length === 1 && meaningful[0] === '*') return '*';
+  const constructed = meaningful.join('').replace(/\/{2,}/g, '/');
+  if (constructed.includes('/') && (constructed.includes(',') || constructed.includes('\\') || constructed.includes('*') || constructed.includes('['))) {
+    return constructed;
+  }
+  const route = constructed.startsWith('/') ? constructed : `/${constructed}`;
+  const valid = route.length > 0 && (originalUrl === route || originalUrl.startsWith(route) || route.includes(':') || route.includes('*'));
+  return valid ? route : undefined;
+}
+
+function patchDispatch(Route: { prototype: RouteLike }): void {
+  const original = Route.prototype.dispatch;
+  if ((original as { [WRAPPED]?: boolean })[WRAPPED]) return;
+  const dispatch = function dispatch(this: RouteLike, req: ExpressRequest, res: unknown, done: (err?: unknown) => unknown) {
+    const state = requestState(req);
+    if (state === undefined || state.ended) return original.call(this, req, res, done);
+    const own = pathText(this.path);
+    const paths = state.mounts ? (own === undefined ? state.mounts : [...state.mounts, own]) : own === undefined ? [] : [own];
+    const route = matchedRoute(paths, req.originalUrl ?? req.url ?? '');
+    if (route !== undefined) setRoute(req, route);
+    return original.call(this, req, res, function routeDone(this: unknown, err?: unknown) {
+      // express's own signals, not errors
+      if (err !== undefined && err !== null && err !== 'route' && err !== 'router') recordRequestError(req, err);
+      return done.apply(this, arguments as unknown as [unknown]);
+    });
+  };
+  (dispatch as unknown as { [WRAPPED]: boolean })[WRAPPED] = true;
+  Route.prototype.dispatch = dispatch;
+}
+
+/** Router#use: wrap the layers it adds at a path other than `/`, to remember the mount path per request. */
+function patchUse(proto: RouterLike): void {
+  const original = proto.use;
+  if ((original as { [WRAPPED]?: boolean })[WRAPPED]) return;
+  const use = function use(this: RouterLike, ...args: unknown[]) {
+    const before = this.stack.length;
+    const result = original.apply(this, args);
+    const first = args[0];
+    const mount = typeof first === 'function' ? undefined : pathText(first);
+    if (mount !== undefined && mount !== '/') {
+      for (let i = before; i < this.stack.length; i++) wrapMount(this.stack[i], mount);
+    }
+    return result;
+  };
+  (use as unknown as { [WRAPPED]: boolean })[WRAPPED] = true;
+  proto.use = use;
+}
+
+function wrapMount(layer: Layer, mount: string): void {
+  const handle = layer.handle;
+  // Error handlers (4 arguments) are told apart by their arity: leave them be.
+  if (typeof handle !== 'function' || handle.length > 3 || (handle as { [WRAPPED]?: boolean })[WRAPPED]) return;
+  const mounted = function mounted(this: unknown, req: IncomingMessage, res: unknown, next: (err?: unknown) => unknown) {
+    const state = requestState(req);
+    if (state === undefined || state.ended) return handle.call(this, req, res, next);
+    const mounts = (state.mounts ??= []);
+    const depth = mounts.length;
+    mounts.push(mount);
+    return handle.call(this, req, res, function leave(this: unknown) {
+      mounts.length = depth;
+      return next.apply(this, arguments as unknown as [unknown]);
+    });
+  };
+  // What code reads off a mounted router or app (its stack, its settings) still answers through the wrapper.
+  Object.setPrototypeOf(mounted, handle);
+  (mounted as unknown as { [WRAPPED]: boolean })[WRAPPED] = true;
+  layer.handle = mounted as Handler;
+}
+
+export class ExpressRouteInstrumentation extends InstrumentationBase {
+  constructor(config = {}) {
+    super('sidetrace-express', DISTRO_VERSION, config);
+  }
+
+  protected init() {
+    const noop = (exports: unknown) => exports;
+    return [
+      // express 4: the router lives in express itself.
+      new InstrumentationNodeModuleDefinition('express', ['>=4.0.0 <5'], noop, undefined, [
+        new InstrumentationNodeModuleFile('express/lib/router/route.js', ['>=4.0.0 <5'], (Route: { prototype: RouteLike }) => {
+          patchDispatch(Route);
+          return Route;
+        }, () => {}),
+        new InstrumentationNodeModuleFile('express/lib/router/index.js', ['>=4.0.0 <5'], (proto: RouterLike) => {
+          patchUse(proto);
+          return proto;
+        }, () => {}),
+      ]),
+      // express 5 routes with the `router` package.
+      new InstrumentationNodeModuleDefinition('router', ['>=2.0.0 <3'], (Router: { prototype: RouterLike; Route: { prototype: RouteLike } }) => {
+        patchUse(Router.prototype);
+        patchDispatch(Router.Route);
+        return Router;
+      }),
+    ];
+  }
+}

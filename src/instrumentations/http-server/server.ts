@@ -1,0 +1,204 @@
+// sidetrace's HTTP server instrumentation: one SERVER span per request of a
+// node:http or node:https server, with the handler running in its context.
+//
+// Cost is paid only for what is recorded. Per request it extracts the caller's
+// context, asks the sampler (through tracer.startSpan, with only `url.path`,
+// which is what the noise policy's sampler reads) and, when the span is not
+// recording, stops there: no attributes, no listeners, no closures.
+//
+// Three prototype methods are wrapped once, at enable():
+// - Server#emit ('request' only): starts the span and runs the listeners in
+//   its context;
+// - IncomingMessage#emit and ServerResponse#emit: run the request's and the
+//   response's listeners in the request's context. Node emits a request's body
+//   events ('data', 'end') and a response's 'finish'/'close' from the socket's
+//   parser, whose async context is the connection's, not the request's: without
+//   this a handler behind a body parser would run with no active span, and on
+//   a keep-alive socket nothing would tell one request's events from the next.
+//   The response's 'close' (and 'error') also ends the span, so no listener is
+//   added per request.
+// Attributes are upstream instrumentation-http's own (getIncomingRequestAttributes),
+// so the same request gives the same attributes whichever instrumentation ran.
+// HTTP/2 servers (node:http2, including the compatibility API) emit other
+// objects and are not traced here.
+import http, { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import { context, diag, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
+import { DISTRO_VERSION } from '../../version';
+import { REQUEST_STATE, type RequestState } from './route';
+
+// @opentelemetry/instrumentation-http 0.223.0, build/src/utils.js: the attribute
+// builder its server side uses. Reused so that attributes match upstream's exactly.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const upstreamUtils = require('@opentelemetry/instrumentation-http/build/src/utils') as {
+  getIncomingRequestAttributes(request: IncomingMessage, options: { component: string; redactedQueryParams?: string[]; enableSyntheticSourceDetection: boolean; hookAttributes?: object }, logger: typeof diag): Record<string, unknown>;
+};
+
+export const HTTP_SERVER_SCOPE = 'sidetrace-http-server';
+
+/** The context a request's (and its response's) events run in. */
+const REQUEST_CONTEXT = Symbol('sidetrace.http-server.context');
+
+interface ServerState extends RequestState {
+  method: string;
+  rpc: RPCMetadata;
+}
+
+type Traced = { [REQUEST_CONTEXT]?: Context; [REQUEST_STATE]?: ServerState };
+type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+export interface HttpServerSettings extends InstrumentationConfig {
+  /** Query parameters whose values are replaced in `url.query`. */
+  redactedQueryParamsServer?: string[];
+}
+
+export class HttpServerInstrumentation implements Instrumentation<HttpServerSettings> {
+  readonly instrumentationName = HTTP_SERVER_SCOPE;
+  readonly instrumentationVersion = DISTRO_VERSION;
+  private tracer: Tracer = trace.getTracer(HTTP_SERVER_SCOPE, DISTRO_VERSION);
+  private restore: (() => void)[] = [];
+
+  constructor(private settings: HttpServerSettings = {}) {}
+
+  setTracerProvider(provider: TracerProvider): void {
+    this.tracer = provider.getTracer(HTTP_SERVER_SCOPE, DISTRO_VERSION);
+  }
+  setMeterProvider(): void {}
+  setConfig(config: HttpServerSettings): void {
+    this.settings = config;
+  }
+  getConfig(): HttpServerSettings {
+    return this.settings;
+  }
+
+  enable(): void {
+    if (this.restore.length) return;
+    this.wrap(http.Server.prototype, (emit) => this.serverEmit(emit, 'http'));
+    this.wrap(https.Server.prototype, (emit) => this.serverEmit(emit, 'https'));
+    this.wrap(IncomingMessage.prototype, requestEmit);
+    this.wrap(ServerResponse.prototype, responseEmit);
+  }
+
+  disable(): void {
+    for (const undo of this.restore.splice(0)) undo();
+  }
+
+  /** Replace `proto.emit` with an own property; disable() puts back exactly what was there. */
+  private wrap(proto: object, make: (original: Emit) => Emit): void {
+    const target = proto as { emit: Emit };
+    const own = Object.prototype.hasOwnProperty.call(target, 'emit');
+    const previous = target.emit;
+    target.emit = make(previous);
+    this.restore.push(() => {
+      if (own) target.emit = previous;
+      else delete (target as Partial<typeof target>).emit;
+    });
+  }
+
+  private serverEmit(original: Emit, component: 'http' | 'https'): Emit {
+    const instrumentation = this;
+    return function emit(this: unknown, event: string | symbol, req?: unknown, res?: unknown) {
+      if (event !== 'request' || !(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return Reflect.apply(original, this, arguments);
+      let ctx: Context;
+      let state: ServerState | undefined;
+      try {
+        ({ ctx, state } = instrumentation.startRequest(req, component));
+        (req as Traced)[REQUEST_CONTEXT] = ctx;
+        (res as Traced)[REQUEST_CONTEXT] = ctx;
+        if (state) {
+          (req as Traced)[REQUEST_STATE] = state;
+          (res as Traced)[REQUEST_STATE] = state;
+        }
+      } catch (err) {
+        diag.error('sidetrace http-server: could not start a request span', err);
+        return Reflect.apply(original, this, arguments);
+      }
+      if (!state) return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
+      try {
+        return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
+      } catch (err) {
+        failRequest(state, err);
+        throw err;
+      }
+    };
+  }
+
+  private startRequest(req: IncomingMessage, component: 'http' | 'https'): { ctx: Context; state?: ServerState } {
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const method = req.method || 'GET';
+    const url = req.url || '/';
+    const q = url.indexOf('?');
+    // Only what the sampler reads: everything else waits until the span is known to record.
+    const span = this.tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'url.path': q === -1 ? url : url.slice(0, q) } }, parent);
+    if (!span.isRecording()) return { ctx: trace.setSpan(parent, span) };
+    const attributes = upstreamUtils.getIncomingRequestAttributes(
+      req,
+      { component, redactedQueryParams: this.settings.redactedQueryParamsServer, enableSyntheticSourceDetection: false },
+      diag,
+    );
+    span.setAttributes(attributes as Record<string, string | number>);
+    const rpc: RPCMetadata = { type: RPCType.HTTP, span };
+    const state: ServerState = { span, route: undefined, error: undefined, mounts: undefined, ended: false, method, rpc };
+    // The RPC metadata lets upstream framework instrumentations that still run name the route.
+    return { ctx: setRPCMetadata(trace.setSpan(parent, span), rpc), state };
+  }
+}
+
+function requestEmit(original: Emit): Emit {
+  return function emit(this: unknown) {
+    const ctx = (this as Traced)[REQUEST_CONTEXT];
+    if (ctx === undefined || context.active() === ctx) return Reflect.apply(original, this, arguments);
+    return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
+  };
+}
+
+function responseEmit(original: Emit): Emit {
+  return function emit(this: unknown, event: string | symbol, err?: unknown) {
+    const ctx = (this as Traced)[REQUEST_CONTEXT];
+    if (ctx === undefined) return Reflect.apply(original, this, arguments);
+    const state = (this as Traced)[REQUEST_STATE];
+    if (state !== undefined && !state.ended) {
+      // As upstream: the span ends before the app's own 'close' listeners run; after 'error' only 'close' follows.
+      if (event === 'close') finishRequest(state, this as ServerResponse);
+      else if (event === 'error') failRequest(state, err);
+    }
+    if (context.active() === ctx) return Reflect.apply(original, this, arguments);
+    return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
+  };
+}
+
+function finishRequest(state: ServerState, res: ServerResponse): void {
+  state.ended = true;
+  try {
+    const span = state.span;
+    const status = res.statusCode;
+    span.setAttribute('http.response.status_code', status);
+    const route = state.route ?? state.rpc.route;
+    if (route) {
+      span.setAttribute('http.route', route);
+      span.updateName(`${state.method} ${route}`);
+    }
+    // A recorded error keeps its status message; otherwise the status follows the response code, as upstream.
+    if (state.error === undefined && !(status >= 100 && status < 500)) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  } catch (err) {
+    diag.error('sidetrace http-server: could not end a request span', err);
+  }
+}
+
+/** What upstream does on a response 'error' or a listener that throws: error.type, status, exception, end. */
+function failRequest(state: ServerState, err: unknown): void {
+  if (state.ended) return;
+  state.ended = true;
+  try {
+    const error = err instanceof Error ? err : new Error(String(err));
+    state.span.setAttribute('error.type', error.name);
+    state.span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    state.span.recordException(error);
+    state.span.end();
+  } catch (e) {
+    diag.error('sidetrace http-server: could not end a failed request span', e);
+  }
+}

@@ -1,0 +1,210 @@
+// Route names and errors on the server span for fastify, hapi, restify and
+// NestJS (on express and on fastify), through real apps under the real
+// preload and a real OTLP receiver. Under the noise policy (the default) the
+// server span is the only span a request makes; with SIDETRACE_NOISE=off
+// upstream's instrumentations run instead, and the server span's route must
+// be the same.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startOtlpReceiver, OtlpReceiver, ReceivedSpan } from './helpers/otlp-receiver';
+import { FIXTURES, PRELOAD, REGISTER, get, startApp, RunningApp } from './helpers/app';
+
+interface Framework {
+  label: string;
+  script: string;
+  nodeArgs?: string[];
+  env?: Record<string, string>;
+  /** Mount prefix of every route (Nest's global prefix). */
+  prefix: string;
+  /** http.route of /users/7 and of /api/v1/orders/3/items/9. */
+  userRoute: string;
+  nestedRoute: string;
+  /** What SIDETRACE_NOISE=off needs to name the route: upstream's default set does not load @fastify/otel. */
+  upstreamEnv?: Record<string, string>;
+  /** Where upstream's http.route is known to differ, by request path: what upstream gives. */
+  upstreamDiffers?: Record<string, string>;
+}
+
+const FRAMEWORKS: Framework[] = [
+  {
+    label: 'fastify 5 (ES module, --import)',
+    script: `${FIXTURES}/fastify-app.mjs`,
+    nodeArgs: ['--import', REGISTER],
+    prefix: '',
+    userRoute: '/users/:id',
+    nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
+    upstreamEnv: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fastify' },
+  },
+  {
+    label: 'hapi 21',
+    script: `${FIXTURES}/hapi-app.js`,
+    prefix: '',
+    userRoute: '/users/{id}',
+    nestedRoute: '/api/v1/orders/{orderId}/items/{itemId}',
+    // @opentelemetry/instrumentation-hapi 0.69.0 takes the path a plugin declared, without the prefix it was
+    // registered under; hapi matched (and request.route.path says) the prefixed path.
+    upstreamDiffers: { '/api/v1/orders/3/items/9': '/orders/{orderId}/items/{itemId}' },
+  },
+  {
+    label: 'restify 11',
+    script: `${FIXTURES}/restify-app.js`,
+    prefix: '',
+    userRoute: '/users/:id',
+    nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
+  },
+  {
+    label: 'NestJS 11 on express',
+    script: `${FIXTURES}/nest-app.js`,
+    env: { NEST_ADAPTER: 'express' },
+    prefix: '/api',
+    userRoute: '/api/users/:id',
+    nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
+  },
+  {
+    label: 'NestJS 11 on fastify',
+    script: `${FIXTURES}/nest-app.js`,
+    env: { NEST_ADAPTER: 'fastify' },
+    prefix: '/api',
+    userRoute: '/api/users/:id',
+    nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
+    upstreamEnv: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fastify,nestjs-core' },
+  },
+];
+
+/** The request paths every fixture answers, under its prefix ('/nope' is not). */
+const PATHS = ['/users/7', '/api/v1/orders/3/items/9', '/throws', '/rejects', '/client-error', '/hook-fails'];
+/** The URL path of a request (and so the route of a route without parameters): the nested route carries its prefix already. */
+const urlOf = (fw: Framework, path: string) => (path.startsWith('/api/v1') ? path : fw.prefix + path);
+
+let rx: OtlpReceiver;
+const apps: RunningApp[] = [];
+before(async () => {
+  rx = await startOtlpReceiver();
+});
+after(async () => {
+  await Promise.all(apps.map((a) => a.stop()));
+  await rx.close();
+});
+
+interface Run {
+  app: RunningApp;
+  spans: () => ReceivedSpan[];
+  /** The server span of each request path, and the response body. */
+  server: Map<string, ReceivedSpan>;
+  body: Map<string, string>;
+}
+
+let n = 0;
+async function runRequests(fw: Framework, env: Record<string, string>): Promise<Run> {
+  const service = `fw-${++n}`;
+  const app = await startApp({
+    script: fw.script,
+    nodeArgs: fw.nodeArgs ?? ['--require', PRELOAD],
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50', ...fw.env, ...env },
+  });
+  apps.push(app);
+  const body = new Map<string, string>();
+  const urls = [...PATHS.map((path) => urlOf(fw, path)), '/nope'];
+  for (const url of urls) body.set(url, (await get(app.url + url)).body);
+  const mine = (s: ReceivedSpan) => s.resource['service.name'] === service;
+  await rx.waitForSpans((s) => mine(s) && s.kind === 2, { count: urls.length });
+  // Anything else the request made (a framework span) is exported with or before its server span.
+  await new Promise((r) => setTimeout(r, 300));
+  const spans = () => rx.spans.filter(mine);
+  const server = new Map<string, ReceivedSpan>();
+  for (const s of spans()) if (s.kind === 2) server.set(String(s.attributes['url.path']), s);
+  assert.deepEqual([...server.keys()].sort(), [...urls].sort(), 'one server span per request');
+  return { app, spans, server, body };
+}
+
+function exceptionOf(span: ReceivedSpan) {
+  const events = span.events.filter((e) => e.name === 'exception');
+  assert.equal(events.length, 1, `one exception event on ${span.name}: ${JSON.stringify(span.events)}`);
+  return events[0].attributes;
+}
+
+for (const fw of FRAMEWORKS) {
+  describe(fw.label, () => {
+    let on: Run;
+    let off: Run;
+    const p = (path: string) => urlOf(fw, path);
+    before(async () => {
+      on = await runRequests(fw, {});
+      off = await runRequests(fw, { SIDETRACE_NOISE: 'off', ...fw.upstreamEnv });
+    });
+
+    it("names the server span and http.route from the framework's matched route, prefixes and nesting included", () => {
+      const user = on.server.get(p('/users/7'))!;
+      assert.equal(user.attributes['http.route'], fw.userRoute);
+      assert.equal(user.name, `GET ${fw.userRoute}`);
+      const nested = on.server.get('/api/v1/orders/3/items/9')!;
+      assert.equal(nested.attributes['http.route'], fw.nestedRoute);
+      assert.equal(nested.name, `GET ${fw.nestedRoute}`);
+    });
+
+    it('creates no framework spans: every span is a server span, from the server instrumentation', () => {
+      const others = on.spans().filter((s) => s.kind !== 2);
+      assert.deepEqual(others.map((s) => `${s.scope.name}: ${s.name}`), []);
+      assert.deepEqual([...new Set(on.spans().map((s) => s.scope.name))], ['sidetrace-http-server']);
+    });
+
+    it('exports what the handler set on the active span (attribute, event, status) on the server span', () => {
+      const user = on.server.get(p('/users/7'))!;
+      assert.equal(JSON.parse(on.body.get(p('/users/7'))!).spanId, user.spanId, 'the active span in the handler is the server span');
+      assert.equal(user.attributes['order.id'], '7');
+      assert.deepEqual(user.events.find((e) => e.name === 'order.looked-up')?.attributes, { 'order.id': '7' });
+      assert.equal(user.status.code, 1);
+    });
+
+    it('records a thrown error and a rejected async handler on the server span: status ERROR, exception type, message and stack', () => {
+      for (const [path, type, message, frame] of [
+        ['/throws', 'TypeError', 'kaput sync', 'throwSync'],
+        ['/rejects', 'RangeError', 'kaput async', 'rejectAsync'],
+      ]) {
+        const span = on.server.get(p(path))!;
+        assert.equal(span.attributes['http.response.status_code'], 500);
+        assert.equal(span.attributes['http.route'], p(path));
+        assert.equal(span.status.code, 2, `${path} status`);
+        const exception = exceptionOf(span);
+        assert.equal(exception['exception.type'], type);
+        assert.equal(exception['exception.message'], message);
+        assert.match(String(exception['exception.stacktrace']), new RegExp(`${type}: ${message}\\n\\s+at ${frame} `));
+      }
+    });
+
+    it("records an error from the framework's error path before the handler (hook, route prerequisite, next(err), guard)", () => {
+      const span = on.server.get(p('/hook-fails'))!;
+      assert.equal(span.attributes['http.response.status_code'], 500);
+      assert.equal(span.attributes['http.route'], p('/hook-fails'));
+      assert.equal(span.status.code, 2);
+      assert.equal(exceptionOf(span)['exception.message'], 'hook failed');
+    });
+
+    it('leaves a 4xx error unrecorded (status unset, no exception event), and a 404 without a route', () => {
+      const client = on.server.get(p('/client-error'))!;
+      assert.equal(client.attributes['http.response.status_code'], 400);
+      assert.equal(client.attributes['http.route'], p('/client-error'));
+      assert.equal(client.status.code, 0);
+      assert.deepEqual(client.events, []);
+      const missing = on.server.get('/nope')!;
+      assert.equal(missing.attributes['http.response.status_code'], 404);
+      assert.equal(missing.attributes['http.route'], undefined);
+      assert.equal(missing.name, 'GET');
+    });
+
+    it('gives every server span the same http.route and name as upstream (SIDETRACE_NOISE=off)', () => {
+      assert.ok(off.spans().some((s) => s.kind !== 2), 'upstream made its framework spans');
+      for (const [path, upstream] of off.server) {
+        const ours = on.server.get(path)!;
+        const differs = fw.upstreamDiffers?.[path];
+        if (differs !== undefined) {
+          assert.equal(upstream.attributes['http.route'], differs, `upstream's http.route of ${path} (a known difference)`);
+          continue;
+        }
+        assert.equal(ours.attributes['http.route'], upstream.attributes['http.route'], `http.route of ${path}`);
+        assert.equal(ours.name, upstream.name, `name of ${path}`);
+        assert.equal(ours.attributes['http.response.status_code'], upstream.attributes['http.response.status_code'], `status code of ${path}`);
+      }
+    });
+  });
+}

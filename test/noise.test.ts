@@ -179,7 +179,7 @@ describe('noise policy details', () => {
     await rx.waitForSpans((s) => s.resource['service.name'] === ctx.service && isServer(s) && pathOf(s) === '/up');
     await rx.waitForSpans((s) => s.resource['service.name'] === ctx.service && s.attributes['express.type'] === 'middleware');
     await rx.waitForSpans((s) => s.resource['service.name'] === ctx.service && !s.parentSpanId && s.kind === 3);
-    assert.match(ctx.app.stderr(), /noise policy off; instrumentations: .*dns, net/);
+    assert.match(ctx.app.stderr(), /noise policy off; http server spans: upstream instrumentation-http; .*instrumentations: .*dns, net/);
   });
 
   it('koa: middleware layers are not created under the policy, and are with SIDETRACE_NOISE=off', async () => {

@@ -11,7 +11,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { readConfig, type ConfigProblem, type SidetraceConfig } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
-import { describeExporter, describeSampler, describeTargets } from '../logging/describe';
+import { describeAsyncContextFrame, describeExporter, describeSampler, describeServerInstrumentation, describeTargets } from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
 import { findAppPackage, serviceIdentity, type ServiceIdentity } from '../sdk/resource';
 import { withTimeout } from '../start/shutdown';
@@ -114,6 +114,8 @@ class Doctor {
       ['shutdown bound', `${c.shutdownTimeoutMs} ms`],
       ['propagators', c.propagators.join(', ') || 'none'],
       ['instrumentations', `${plan.load.join(', ') || 'none'} (for the app in ${process.cwd()})`],
+      ['http server spans', describeServerInstrumentation(c, plan.load)],
+      ['AsyncContextFrame', `${describeAsyncContextFrame()} (in this node, ${process.version})`],
       ['collector health', c.doctor.collectorHealthUrl ?? 'not checked'],
       ['jaeger query', c.doctor.jaegerQueryUrl ?? 'not set (SIDETRACE_JAEGER_QUERY_URL)'],
     ];

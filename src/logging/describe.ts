@@ -27,3 +27,26 @@ export function describeSampler(config: SidetraceConfig): string {
   const { name, ratio } = config.sampler;
   return name.endsWith('traceidratio') ? `${name}(${ratio})` : name;
 }
+
+/** Which instrumentation makes the HTTP server spans, with the framework route hooks sidetrace loads. */
+export function describeServerInstrumentation(config: SidetraceConfig, loaded: string[]): string {
+  if (!loaded.includes('http')) return 'none (http not loaded)';
+  if (!config.noise.enabled) return 'upstream instrumentation-http';
+  const routes = ['express', 'koa'].filter((n) => loaded.includes(n));
+  return `sidetrace${routes.length ? ` (routes: ${routes.join(', ')})` : ''}`;
+}
+
+/**
+ * Whether Node's AsyncContextFrame carries async context (AsyncLocalStorage
+ * without async_hooks: cheaper context switches per request), with advice when
+ * it is off. Node 24 uses it by default; 22.9+ with --experimental-async-context-frame.
+ */
+export function describeAsyncContextFrame(): string {
+  const { AsyncLocalStorage } = require('node:async_hooks') as typeof import('node:async_hooks');
+  // The async_hooks-based AsyncLocalStorage has _propagate; the frame-based one has not.
+  if (typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function') return 'on';
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major >= 24) return 'off (remove --no-async-context-frame: context propagation costs less with it)';
+  if (major > 22 || (major === 22 && minor >= 9)) return 'off (start node with --experimental-async-context-frame, or use Node 24, where it is the default)';
+  return 'off (Node 24 uses it by default; 22.9+ with --experimental-async-context-frame)';
+}

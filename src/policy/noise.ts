@@ -1,16 +1,15 @@
 // The noise policy's runtime parts. Most noise is never created at all (the
-// instrumentation settings in src/instrumentations/); what is left is decided
-// here, through the SDK's own seams:
+// instrumentation settings in src/instrumentations/, and sidetrace's own HTTP
+// server instrumentation, which makes no framework layer spans); what is left
+// is decided here, through the SDK's own seams:
 // - NoiseSampler: a server span for a health check, probe or static file is
 //   recorded but not sampled, so neither it nor its children are exported;
 // - NoiseFilterProcessor: such a span that ends in error is exported after
-//   all, alone, because an error is never noise; a client span that an
+//   all, alone, because an error is never noise; and a client span that an
 //   instrumentation started with no parent (a connect, a heartbeat) is
 //   dropped unless it failed, for the libraries that have no setting to not
-//   create it; and a framework's route-handler span, which repeats its server
-//   span, is folded into it: its children are re-parented onto the server
-//   span, and its error (status and exception events) is moved there.
-import { Context, SpanContext, SpanKind, SpanStatusCode, TraceFlags, trace, Attributes, Link } from '@opentelemetry/api';
+//   create it.
+import { Context, SpanKind, SpanStatusCode, TraceFlags, trace, Attributes, Link } from '@opentelemetry/api';
 import type { ReadableSpan, Sampler, SamplingResult, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
 
@@ -95,122 +94,15 @@ function asSampled(span: ReadableSpan): ReadableSpan {
 
 const INSTRUMENTATION_SCOPE = /^@opentelemetry\/instrumentation-|^@fastify\/otel/;
 
-/** Bounds the bookkeeping: entries beyond this are evicted oldest first. */
-const MAX_TRACKED = 10_000;
-
-function isHandlerSpan(span: ReadableSpan): boolean {
-  return span.attributes['express.type'] === 'request_handler';
-}
-
-/**
- * Where each map's oldest entry is. A fresh `keys()` iterator would step over
- * every entry deleted since the map was last compacted (thousands under load);
- * a kept one has already passed them, so eviction stays O(1).
- */
-const oldestCursors = new WeakMap<Map<unknown, unknown>, Iterator<unknown>>();
-
-function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-  map.set(key, value);
-  if (map.size <= MAX_TRACKED) return;
-  let cursor = oldestCursors.get(map);
-  let oldest = cursor?.next();
-  if (!cursor || !oldest || oldest.done) {
-    cursor = map.keys();
-    oldestCursors.set(map, cursor);
-    oldest = cursor.next();
-  }
-  map.delete(oldest.value as K);
-}
-
-interface FoldedHandler {
-  parent: SpanContext | undefined;
-  server: Span | undefined;
-}
-
-/**
- * `span` with another parent and links, as a plain object of one fixed shape.
- * Not Object.create(span): a prototype per span gives every view its own
- * hidden class, which turns the exporter's property reads megamorphic and
- * made every span it serializes about twice as slow.
- */
-function rewired(span: ReadableSpan, parentSpanContext: SpanContext | undefined, links: Link[]): ReadableSpan {
-  const context = span.spanContext();
-  return {
-    name: span.name,
-    kind: span.kind,
-    spanContext: () => context,
-    parentSpanContext,
-    startTime: span.startTime,
-    endTime: span.endTime,
-    status: span.status,
-    attributes: span.attributes,
-    links,
-    events: span.events,
-    duration: span.duration,
-    ended: span.ended,
-    resource: span.resource,
-    instrumentationScope: span.instrumentationScope,
-    droppedAttributesCount: span.droppedAttributesCount,
-    droppedEventsCount: span.droppedEventsCount,
-    droppedLinksCount: span.droppedLinksCount,
-  };
-}
-
 /** Passes spans to `next`, minus the noise that could only be recognised at its end. */
 export class NoiseFilterProcessor implements SpanProcessor {
-  /** Open server spans, so a handler's error can be moved onto its server span. */
-  private readonly servers = new Map<string, Span>();
-  /** Handler spans (open or ended) whose children are re-parented onto the handler's parent. */
-  private readonly handlers = new Map<string, FoldedHandler>();
-
   constructor(private readonly next: SpanProcessor) {}
 
   onStart(span: Span, parentContext: Context): void {
-    if (span.kind === SpanKind.SERVER) remember(this.servers, span.spanContext().spanId, span);
-    else if (isHandlerSpan(span)) {
-      const parent = span.parentSpanContext;
-      remember(this.handlers, span.spanContext().spanId, { parent, server: parent ? this.servers.get(parent.spanId) : undefined });
-    }
     this.next.onStart(span, parentContext);
   }
 
   onEnd(span: ReadableSpan): void {
-    if (span.kind === SpanKind.SERVER) this.servers.delete(span.spanContext().spanId);
-    const folded = this.handlers.get(span.spanContext().spanId);
-    if (folded) {
-      if (failed(span) && !this.moveError(span, folded.server)) this.forward(span);
-      // Only the handler's own end needs its server span: don't keep it alive for MAX_TRACKED more requests.
-      folded.server = undefined;
-      return;
-    }
-    this.forward(this.withoutFoldedHandlers(span));
-  }
-
-  /** A view of `span` whose parent and links point past folded handler spans, at their server spans. */
-  private withoutFoldedHandlers(span: ReadableSpan): ReadableSpan {
-    if (this.handlers.size === 0) return span;
-    const parentId = span.parentSpanContext?.spanId;
-    const handler = parentId !== undefined ? this.handlers.get(parentId) : undefined;
-    const linksMoved = span.links.some((l) => this.handlers.has(l.context.spanId));
-    if (!handler && !linksMoved) return span;
-    const links = linksMoved
-      ? span.links.map((l) => {
-          const h = this.handlers.get(l.context.spanId);
-          return h?.parent ? { ...l, context: h.parent } : l;
-        })
-      : span.links;
-    return rewired(span, handler ? handler.parent : span.parentSpanContext, links);
-  }
-
-  /** Copy a failed handler's status and events onto its still-open server span. */
-  private moveError(handler: ReadableSpan, server: Span | undefined): boolean {
-    if (!server || server.ended) return false;
-    server.setStatus({ code: SpanStatusCode.ERROR, message: handler.status.message });
-    for (const e of handler.events) server.addEvent(e.name, e.attributes, e.time);
-    return true;
-  }
-
-  private forward(span: ReadableSpan): void {
     if (span.attributes[NOISE_ATTRIBUTE] !== undefined && (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) {
       if (failed(span)) this.next.onEnd(asSampled(span));
       return;

@@ -3,7 +3,7 @@
 // else (no SDK, no instrumentation) and says so in one line.
 import { readConfig, type SidetraceConfig } from '../config';
 import { oneLine } from '../logging/mask';
-import { describeSampler, describeTargets } from '../logging/describe';
+import { describeAsyncContextFrame, describeSampler, describeServerInstrumentation, describeTargets } from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
 import { log, setLogLevel, wireDiagnostics } from '../logging/log';
 import { serviceIdentity, type ServiceIdentity } from '../sdk/resource';
@@ -85,6 +85,7 @@ export function start(options: StartOptions = {}): StartResult {
       `v${DISTRO_VERSION} tracing ${identity.name}${identity.version ? `@${identity.version}` : ''}` +
         `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
         `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
+        `; http server spans: ${describeServerInstrumentation(config, plan.load)}; AsyncContextFrame ${describeAsyncContextFrame()}` +
         `; instrumentations: ${plan.load.join(', ') || 'none'}`,
     ));
   }

@@ -21,6 +21,8 @@ interface Framework {
   nestedRoute: string;
   /** What SIDETRACE_NOISE=off needs to name the route: upstream's default set does not load @fastify/otel. */
   upstreamEnv?: Record<string, string>;
+  /** Its name in the start-up line's list of route hooks. */
+  hook: string;
   /** Where upstream's http.route is known to differ, by request path: what upstream gives. */
   upstreamDiffers?: Record<string, string | undefined>;
 }
@@ -28,6 +30,7 @@ interface Framework {
 const FRAMEWORKS: Framework[] = [
   {
     label: 'fastify 5 (ES module, --import)',
+    hook: 'fastify',
     script: `${FIXTURES}/fastify-app.mjs`,
     nodeArgs: ['--import', REGISTER],
     prefix: '',
@@ -37,6 +40,7 @@ const FRAMEWORKS: Framework[] = [
   },
   {
     label: 'hapi 21',
+    hook: 'hapi',
     script: `${FIXTURES}/hapi-app.js`,
     prefix: '',
     userRoute: '/users/{id}',
@@ -48,6 +52,7 @@ const FRAMEWORKS: Framework[] = [
   },
   {
     label: 'restify 11',
+    hook: 'restify',
     script: `${FIXTURES}/restify-app.js`,
     prefix: '',
     userRoute: '/users/:id',
@@ -55,6 +60,7 @@ const FRAMEWORKS: Framework[] = [
   },
   {
     label: 'NestJS 11 on express',
+    hook: 'nestjs-core',
     script: `${FIXTURES}/nest-app.js`,
     env: { NEST_ADAPTER: 'express' },
     prefix: '/api',
@@ -63,6 +69,7 @@ const FRAMEWORKS: Framework[] = [
   },
   {
     label: 'NestJS 11 on fastify',
+    hook: 'nestjs-core',
     script: `${FIXTURES}/nest-app.js`,
     env: { NEST_ADAPTER: 'fastify' },
     prefix: '/api',
@@ -141,6 +148,11 @@ for (const fw of FRAMEWORKS) {
       const nested = on.server.get('/api/v1/orders/3/items/9')!;
       assert.equal(nested.attributes['http.route'], fw.nestedRoute);
       assert.equal(nested.name, `GET ${fw.nestedRoute}`);
+    });
+
+    it("says in the start-up line that sidetrace's server spans and this framework's route hook run", () => {
+      assert.match(on.app.stderr(), new RegExp(`http server spans: sidetrace \\(routes: [^)]*\\b${fw.hook}\\b`));
+      assert.match(off.app.stderr(), /http server spans: upstream instrumentation-http/);
     });
 
     it('creates no framework spans: every span is a server span, from the server instrumentation', () => {

@@ -21,6 +21,8 @@ interface Framework {
   nestedRoute: string;
   /** What SIDETRACE_NOISE=off needs to name the route: upstream's default set does not load @fastify/otel. */
   upstreamEnv?: Record<string, string>;
+  /** A request a hook turns away before its handler, and the route it must still carry. */
+  rejected?: { url: string; route: string; status: number };
   /** Its name in the start-up line's list of route hooks. */
   hook: string;
   /** Where upstream's http.route is known to differ, by request path: what upstream gives. */
@@ -37,6 +39,7 @@ const FRAMEWORKS: Framework[] = [
     userRoute: '/users/:id',
     nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
     upstreamEnv: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fastify' },
+    rejected: { url: '/admin/users/5', route: '/admin/users/:id', status: 401 },
   },
   {
     label: 'hapi 21',
@@ -112,7 +115,7 @@ async function runRequests(fw: Framework, env: Record<string, string>): Promise<
   });
   apps.push(app);
   const body = new Map<string, string>();
-  const urls = [...PATHS.map((path) => urlOf(fw, path)), '/nope'];
+  const urls = [...PATHS.map((path) => urlOf(fw, path)), '/nope', ...(fw.rejected ? [fw.rejected.url] : [])];
   for (const url of urls) body.set(url, (await get(app.url + url)).body);
   const mine = (s: ReceivedSpan) => s.resource['service.name'] === service;
   await rx.waitForSpans((s) => mine(s) && s.kind === 2, { count: urls.length });
@@ -204,6 +207,15 @@ for (const fw of FRAMEWORKS) {
       assert.equal(missing.attributes['http.route'], undefined);
       assert.equal(missing.name, 'GET');
     });
+
+    if (fw.rejected) {
+      it('names the route of a request that a hook turns away before its handler', () => {
+        const span = on.server.get(fw.rejected!.url)!;
+        assert.equal(span.attributes['http.response.status_code'], fw.rejected!.status);
+        assert.equal(span.attributes['http.route'], fw.rejected!.route);
+        assert.equal(span.status.code, 0);
+      });
+    }
 
     it('gives every server span the same http.route and name as upstream (SIDETRACE_NOISE=off)', () => {
       assert.ok(off.spans().some((s) => s.kind !== 2), 'upstream made its framework spans');

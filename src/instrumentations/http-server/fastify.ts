@@ -1,40 +1,49 @@
-// fastify 5 through its own seams (docs/Reference/Hooks.md, "Diagnostics
-// Channel Hooks"), no patching and no spans:
-// - the route: `tracing:fastify.request.handler:start` carries the matched
-//   route's URL with every plugin prefix joined. fastify does not publish it
-//   for its 404 handler.
-// - errors: an `onError` hook added to each instance as it is created
-//   (`fastify.initialization` channel), so children registered as plugins
-//   inherit it. onError sees every error of the request lifecycle (hooks,
-//   handlers, rejected promises, `reply.send(err)`), which the handler channel's
-//   `error` event does not. Only errors answered with a 5xx are recorded: a
-//   4xx is the client's fault and leaves a server span's status unset.
+// fastify 5 through its own seams, no patching and no spans. Each instance
+// gets two hooks as it is created (the `fastify.initialization` diagnostics
+// channel; docs/Reference/Hooks.md), which every plugin registered on it
+// inherits:
+// - `onRequest`, the first of the request's hooks: names the route from
+//   `request.routeOptions.url` (the matched route with every plugin prefix
+//   joined), so a request that a later hook rejects (a 401 from an auth hook, a
+//   400 from validation) still has its route, as with upstream. fastify's 404
+//   handler has no route URL. The route is read only for a recording request.
+// - `onError`: every error of the request lifecycle (hooks, handlers, rejected
+//   promises, `reply.send(err)`). Only errors answered with a 5xx are
+//   recorded: a 4xx is the client's and leaves a server span's status unset.
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { DISTRO_VERSION } from '../../version';
-import { recordRequestError, setRoute } from './route';
+import { recordRequestError, requestState, setRoute } from './route';
 
-const HANDLER_START = 'tracing:fastify.request.handler:start';
 const INITIALIZATION = 'fastify.initialization';
 
 interface FastifyRequestLike {
   raw: IncomingMessage;
-  is404?: boolean;
   routeOptions?: { url?: string };
 }
-interface HandlerStore {
-  request?: FastifyRequestLike;
-  route?: { url?: string };
+interface ReplyLike {
+  statusCode: number;
 }
 interface FastifyLike {
-  addHook(name: 'onError', hook: (request: FastifyRequestLike, reply: { statusCode: number }, error: unknown, done: () => void) => void): unknown;
+  addHook(name: 'onRequest', hook: (request: FastifyRequestLike, reply: ReplyLike, done: () => void) => void): unknown;
+  addHook(name: 'onError', hook: (request: FastifyRequestLike, reply: ReplyLike, error: unknown, done: () => void) => void): unknown;
 }
 
-function onHandlerStart(message: unknown): void {
-  const store = message as HandlerStore;
-  const url = store.route?.url;
-  if (store.request && typeof url === 'string') setRoute(store.request.raw, url);
+function nameRoute(request: FastifyRequestLike): void {
+  // routeOptions builds an object per read: only for a request whose span records.
+  if (requestState(request.raw) === undefined) return;
+  const url = request.routeOptions?.url;
+  if (url) setRoute(request.raw, url);
+}
+
+function onRequest(request: FastifyRequestLike, _reply: ReplyLike, done: () => void): void {
+  try {
+    nameRoute(request);
+  } catch {
+    // Telemetry never throws into the app.
+  }
+  done();
 }
 
 /** The status fastify answers `error` with (lib/error-status.js, fastify 5.12). */
@@ -45,16 +54,9 @@ function statusOf(error: unknown, replyStatus: number): number {
   return 500;
 }
 
-function onFastifyError(request: FastifyRequestLike, reply: { statusCode: number }, error: unknown, done: () => void): void {
+function onError(request: FastifyRequestLike, reply: ReplyLike, error: unknown, done: () => void): void {
   try {
-    if (statusOf(error, reply.statusCode) >= 500) {
-      // An onRequest or preValidation hook fails before the handler channel has named the route.
-      if (request.is404 === false) {
-        const url = request.routeOptions?.url;
-        if (url) setRoute(request.raw, url);
-      }
-      recordRequestError(request.raw, error);
-    }
+    if (statusOf(error, reply.statusCode) >= 500) recordRequestError(request.raw, error);
   } catch {
     // Telemetry never throws into the app.
   }
@@ -63,9 +65,11 @@ function onFastifyError(request: FastifyRequestLike, reply: { statusCode: number
 
 function onInitialization(message: unknown): void {
   try {
-    (message as { fastify: FastifyLike }).fastify.addHook('onError', onFastifyError);
+    const fastify = (message as { fastify: FastifyLike }).fastify;
+    fastify.addHook('onRequest', onRequest);
+    fastify.addHook('onError', onError);
   } catch {
-    // An instance that refuses the hook is still served, without error recording.
+    // An instance that refuses the hooks is still served, without route names.
   }
 }
 
@@ -80,13 +84,11 @@ export class FastifyRouteInstrumentation extends InstrumentationBase {
 
   override enable(): void {
     super.enable();
-    diagnostics.subscribe(HANDLER_START, onHandlerStart);
     diagnostics.subscribe(INITIALIZATION, onInitialization);
   }
 
   override disable(): void {
     super.disable();
-    diagnostics.unsubscribe(HANDLER_START, onHandlerStart);
     diagnostics.unsubscribe(INITIALIZATION, onInitialization);
   }
 }

@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
-import { FIXTURES, REGISTER, startApp, type RunningApp } from './helpers/app';
+import { FIXTURES, REGISTER, ROOT, startApp, type RunningApp } from './helpers/app';
 
 let rx: OtlpReceiver;
 const apps: RunningApp[] = [];
@@ -137,6 +138,10 @@ async function runMatrix(f: Flavour, url: string, tlsUrl: string | undefined): P
   };
   await send('get', '/users/7');
   await send('nested', f.nested);
+  if (f.label.startsWith('express')) {
+    await send('router-route', '/api/v2/orders/9');
+    await send('sub-app', '/admin/stats/load');
+  }
   await send('post', '/echo', { method: 'POST', body: '{"a":1}' });
   await send('query', '/search?q=shoes&token=secret123');
   await send('not-found', '/nope');
@@ -208,6 +213,10 @@ for (const f of FLAVOURS) {
       assert.equal(route('matrix/get'), '/users/:id');
       assert.equal(route('matrix/nested'), f.nestedRoute);
       assert.equal(route('matrix/not-found'), undefined);
+      if (f.label.startsWith('express')) {
+        assert.equal(route('matrix/router-route'), '/api/:version/orders/:orderId');
+        assert.equal(route('matrix/sub-app'), '/admin/stats/:key');
+      }
       const nested = lean.spans().find((s) => isServer(s) && s.attributes[UA] === 'matrix/nested');
       assert.equal(nested?.name, `GET ${f.nestedRoute}`);
     });
@@ -317,6 +326,40 @@ describe('request path details', () => {
     assert.equal(span.status.code, 0);
     assert.deepEqual(span.events, []);
     assert.equal(span.attributes['http.route'], '/forbidden');
+  });
+
+  it('HTTP/2 compatibility servers answer as usual and are not traced (docs: HTTP server spans)', async () => {
+    const run = await launch(`${FIXTURES}/lean-http2-app.js`);
+    const client = http2.connect(run.app.url);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = client.request({ ':path': '/h2/1' });
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => (text += d));
+      req.on('end', () => resolve(text));
+      req.on('error', reject);
+    });
+    client.close();
+    assert.equal(body, 'h2 /h2/1');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(run.spans().map((s) => s.name), []);
+    assert.match(run.app.stderr(), /http server spans: sidetrace/);
+  });
+
+  it('setRoute and recordRequestError are safe on an untraced request (the contract framework hooks rely on)', async () => {
+    const { setRoute, recordRequestError } = require(path.join(ROOT, 'dist', 'instrumentations', 'http-server', 'route.js'));
+    const server = http.createServer((req, res) => {
+      setRoute(req, '/untraced/:id');
+      recordRequestError(req, new Error('nobody records this'));
+      recordRequestError(req, undefined);
+      res.end('fine');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      assert.equal(await request(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, '/untraced/1'), 200);
+    } finally {
+      server.close();
+    }
   });
 
   it('ES modules under --import: express and koa routes, user attributes and errors', async () => {

@@ -57,7 +57,7 @@ export class RestifyRouteInstrumentation extends InstrumentationBase {
   protected init() {
     return new InstrumentationNodeModuleDefinition(
       'restify',
-      ['>=11.0.0 <13'],
+      ['>=10.0.0 <13'],
       (exports: Record<string, CreateServer>) => {
         if (typeof exports.createServer === 'function' && !isWrapped(exports.createServer)) this._wrap(exports, 'createServer', withRouteListeners);
         return exports;

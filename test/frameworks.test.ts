@@ -93,6 +93,27 @@ const FRAMEWORKS: Framework[] = [
     nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
     upstreamEnv: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fastify,nestjs-core' },
   },
+  {
+    label: 'NestJS 12 on express (ES modules, --import)',
+    hook: 'nestjs-core',
+    script: `${FIXTURES}/nest12-app/app.mjs`,
+    nodeArgs: ['--import', REGISTER],
+    env: { NEST_ADAPTER: 'express' },
+    prefix: '/api',
+    userRoute: '/api/users/:id',
+    nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
+  },
+  {
+    label: 'NestJS 12 on fastify (ES modules, --import)',
+    hook: 'nestjs-core',
+    script: `${FIXTURES}/nest12-app/app.mjs`,
+    nodeArgs: ['--import', REGISTER],
+    env: { NEST_ADAPTER: 'fastify' },
+    prefix: '/api',
+    userRoute: '/api/users/:id',
+    nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
+    upstreamEnv: { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,fastify,nestjs-core' },
+  },
 ];
 
 /** Whether this Node still has the binding restify 11 loads (gone in Node 24). */

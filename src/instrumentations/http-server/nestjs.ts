@@ -2,11 +2,18 @@
 // fastify app with its full path (global prefix, version and controller path
 // joined), so the express and fastify hooks name the route. What they cannot
 // see is an error: Nest catches what a handler, guard, pipe or interceptor
-// throws or rejects with and answers it itself. Every such error passes
-// through ExceptionsHandler.next (@nestjs/core 11.2, exceptions/exceptions-handler.js),
-// before any exception filter; that one method is wrapped. Only errors
-// answered with a 5xx are recorded: an HttpException with a 4xx status leaves
-// a server span's status unset.
+// throws or rejects with and answers it itself. Only errors answered with a
+// 5xx are recorded: an HttpException with a 4xx status leaves a server span's
+// status unset. One method is wrapped:
+// - NestJS 8–11 (CommonJS): ExceptionsHandler.next (@nestjs/core 11.2,
+//   exceptions/exceptions-handler.js), which every such error passes through
+//   before any exception filter.
+// - NestJS 12 (ES modules only): its files load through the ES module loader,
+//   which require hooks do not see, so the wrap goes where the package's
+//   entry exports it: BaseExceptionFilter.catch (@nestjs/core 12.5), Nest's
+//   default answer to an error, which exception filters extending it call too.
+//   An exception filter of the app's own that does not extend it answers
+//   without it, and that error is not recorded.
 import type { IncomingMessage } from 'node:http';
 import {
   InstrumentationBase,
@@ -18,15 +25,19 @@ import {
 import { DISTRO_VERSION } from '../../version';
 import { recordRequestError } from './route';
 
-const VERSIONS = ['>=8.0.0 <12'];
+const COMMONJS_VERSIONS = ['>=8.0.0 <12'];
+const ESM_VERSIONS = ['>=12.0.0 <13'];
 
 interface HostLike {
   getType(): string;
   getArgByIndex(index: number): unknown;
 }
-type Next = (this: unknown, exception: unknown, host: HostLike) => unknown;
+type Handle = (this: unknown, exception: unknown, host: HostLike) => unknown;
 interface ExceptionsHandlerModule {
-  ExceptionsHandler?: { prototype: { next: Next } };
+  ExceptionsHandler?: { prototype: { next: Handle } };
+}
+interface CoreModule {
+  BaseExceptionFilter?: { prototype: { catch: Handle } };
 }
 
 /** The Node request under Nest's request object: express's is one, fastify's carries it as `raw`. */
@@ -46,8 +57,8 @@ function statusOf(exception: unknown): number {
   return 500;
 }
 
-function recordingNext(original: Next): Next {
-  return function next(this: unknown, exception: unknown, host: HostLike) {
+function recording(original: Handle): Handle {
+  return function handle(this: unknown, exception: unknown, host: HostLike) {
     try {
       if (host?.getType() === 'http' && statusOf(exception) >= 500) {
         const req = incomingMessage(host.getArgByIndex(0));
@@ -68,10 +79,10 @@ export class NestRouteInstrumentation extends InstrumentationBase {
   protected init() {
     const file = new InstrumentationNodeModuleFile(
       '@nestjs/core/exceptions/exceptions-handler.js',
-      VERSIONS,
+      COMMONJS_VERSIONS,
       (exports: ExceptionsHandlerModule) => {
         const proto = exports.ExceptionsHandler?.prototype;
-        if (proto && !isWrapped(proto.next)) this._wrap(proto, 'next', recordingNext);
+        if (proto && !isWrapped(proto.next)) this._wrap(proto, 'next', recording);
         return exports;
       },
       (exports: ExceptionsHandlerModule) => {
@@ -79,6 +90,21 @@ export class NestRouteInstrumentation extends InstrumentationBase {
         if (proto && isWrapped(proto.next)) this._unwrap(proto, 'next');
       },
     );
-    return new InstrumentationNodeModuleDefinition('@nestjs/core', VERSIONS, undefined, undefined, [file]);
+    return [
+      new InstrumentationNodeModuleDefinition('@nestjs/core', COMMONJS_VERSIONS, undefined, undefined, [file]),
+      new InstrumentationNodeModuleDefinition(
+        '@nestjs/core',
+        ESM_VERSIONS,
+        (exports: CoreModule) => {
+          const proto = exports.BaseExceptionFilter?.prototype;
+          if (proto && !isWrapped(proto.catch)) this._wrap(proto, 'catch', recording);
+          return exports;
+        },
+        (exports: CoreModule) => {
+          const proto = exports.BaseExceptionFilter?.prototype;
+          if (proto && isWrapped(proto.catch)) this._unwrap(proto, 'catch');
+        },
+      ),
+    ];
   }
 }

@@ -42,6 +42,8 @@ function pathText(p: unknown): string | undefined {
 }
 
 const WILDCARD_SEGMENT = /^\/\{[*][^}]*\}$/;
+/** Starts with `/` followed by something, and has none of what upstream's rules treat specially. */
+const PLAIN_TEMPLATE = /^\/(?!\/)(?:[^/,\\*[{]|\/(?!\/))+$/;
 
 /**
  * `http.route` from the paths a request went through, by upstream's rules
@@ -50,6 +52,11 @@ const WILDCARD_SEGMENT = /^\/\{[*][^}]*\}$/;
  */
 export function matchedRoute(paths: string[], originalUrl: string): string | undefined {
   if (paths.length === 0) return undefined;
+  // The common case, one plain template such as `/users/:id`: the same answer without building arrays.
+  if (paths.length === 1 && PLAIN_TEMPLATE.test(paths[0])) {
+    const p = paths[0];
+    return originalUrl.startsWith(p) || p.includes(':') ? p : undefined;
+  }
   if (paths.every((p) => p === '/')) return originalUrl === '/' ? '/' : undefined;
   const meaningful = paths.filter((p) => p !== '/' && p !== '/*' && !WILDCARD_SEGMENT.test(p));
   if (meaningful.length === 1 && meaningful[0] === '*') return '*';

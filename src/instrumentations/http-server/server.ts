@@ -146,10 +146,13 @@ export class HttpServerInstrumentation implements Instrumentation<HttpServerSett
   }
 }
 
+type Listened = Traced & { listenerCount(event: string | symbol): number };
+
 function requestEmit(original: Emit): Emit {
-  return function emit(this: unknown) {
+  return function emit(this: unknown, event: string | symbol) {
     const ctx = (this as Traced)[REQUEST_CONTEXT];
-    if (ctx === undefined || context.active() === ctx) return Reflect.apply(original, this, arguments);
+    // No listener, nothing to run in the context (most of a request's events).
+    if (ctx === undefined || context.active() === ctx || (this as Listened).listenerCount(event) === 0) return Reflect.apply(original, this, arguments);
     return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
   };
 }
@@ -164,7 +167,7 @@ function responseEmit(original: Emit): Emit {
       if (event === 'close') finishRequest(state, this as ServerResponse);
       else if (event === 'error') failRequest(state, err);
     }
-    if (context.active() === ctx) return Reflect.apply(original, this, arguments);
+    if (context.active() === ctx || (this as Listened).listenerCount(event) === 0) return Reflect.apply(original, this, arguments);
     return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
   };
 }

@@ -67,7 +67,7 @@ function recording(original: Handle): Handle {
     } catch {
       // Telemetry never throws into the app.
     }
-    return original.call(this, exception, host);
+    return Reflect.apply(original, this, arguments);
   };
 }
 

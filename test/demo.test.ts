@@ -145,7 +145,7 @@ describe('demo app → collector → Jaeger', () => {
     assert.equal(server.attributes['http.route'], '/jobs/reindex');
 
     type Linked = JaegerSpan & { links: string[] };
-    // The link points at the request's server span (the handler span it was made under is folded into it).
+    // The link points at the request's server span, which is the active span in the handler.
     const linked = (spans: Linked[]) => spans.find((s) => s.name === 'job reindex-projects' && s.links.includes(`${traceId}/${server!.spanId}`));
     const spans = (await waitForSpans(
       () => jobSpansWithLinks(stack.jaegerUrl),

@@ -1,7 +1,9 @@
 // A prototype, for measurement only (bench/http-client.mjs): client spans for
 // http.request from Node's http.client.* diagnostics channels (Node >= 22.12)
-// instead of upstream's wrapper. Same span shape as upstream's client span
-// (stable semconv attributes, traceparent injected, ended at the response's end).
+// instead of upstream's wrapper: a client span with the main stable semconv
+// attributes, traceparent injected, ended at the response's end. Not checked
+// attribute for attribute against upstream's, and it does not bind the
+// response's listeners to the caller's context as upstream does.
 const dc = require('node:diagnostics_channel');
 const path = require('node:path');
 const { context, propagation, trace, SpanKind, SpanStatusCode } = require(path.join(__dirname, '..', '..', 'node_modules', '@opentelemetry', 'api'));

@@ -105,12 +105,12 @@ export class HttpServerInstrumentation implements Instrumentation<HttpServerSett
       let state: ServerState | undefined;
       try {
         ({ ctx, state } = instrumentation.startRequest(req, component));
+        // Both properties on every request, sampled or not: one object shape for all of them, so
+        // the app's and the framework's code on req/res stays monomorphic when only some are sampled.
         (req as Traced)[REQUEST_CONTEXT] = ctx;
+        (req as Traced)[REQUEST_STATE] = state;
         (res as Traced)[REQUEST_CONTEXT] = ctx;
-        if (state) {
-          (req as Traced)[REQUEST_STATE] = state;
-          (res as Traced)[REQUEST_STATE] = state;
-        }
+        (res as Traced)[REQUEST_STATE] = state;
       } catch (err) {
         diag.error('sidetrace http-server: could not start a request span', err);
         return Reflect.apply(original, this, arguments);

@@ -30,5 +30,8 @@ module.exports = {
       // Installed only so that the tests load express 5 under the name 'express' from this directory.
       ignoreDependencies: ['express'],
     },
+    // Likewise restify 12 and NestJS 12, next to the versions the root installs.
+    'test/fixtures/restify12-app': { ignoreDependencies: ['restify'] },
+    'test/fixtures/nest12-app': { ignoreDependencies: [/^@nestjs\//] },
   },
 };

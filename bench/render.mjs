@@ -22,8 +22,8 @@ import { bigTrace } from '../test/fixtures/traces.mjs';
 import { fmt, machine, median, table } from './lib/stats.mjs';
 
 const require = createRequire(import.meta.url);
-const { renderWaterfall } = require('../dist/cli/traces/waterfall.js');
-const { flattenTrace } = require('../dist/cli/traces/jaeger.js');
+const { renderWaterfall } = require('../dist/lib/cli/traces/waterfall.js');
+const { flattenTrace } = require('../dist/lib/cli/traces/jaeger.js');
 
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {

@@ -12,7 +12,7 @@ import { startServices } from './services-lib.mjs';
 import { startStack } from './stack-lib.mjs';
 
 const LIGHT_TRAFFIC_INTERVAL_MS = 5_000;
-const { JaegerClient } = createRequire(import.meta.url)('../dist/cli/traces/jaeger.js');
+const { JaegerClient } = createRequire(import.meta.url)('../dist/lib/cli/traces/jaeger.js');
 const say = (line) => console.log(`demo: ${line}`);
 
 function durationFromEnv() {

@@ -12,8 +12,8 @@ import { ROOT } from './helpers/app';
 /** Names the conventions no longer have, kept because older instrumentations still set them. */
 const NOT_IN_THE_CONVENTIONS = new Set(['ATTR_MESSAGING_URL']);
 
-describe('semantic-convention names (dist/tracing/semconv.js)', () => {
-  const ours: Record<string, unknown> = require(path.join(ROOT, 'dist', 'tracing', 'semconv.js'));
+describe('semantic-convention names (dist/lib/tracing/semconv.js)', () => {
+  const ours: Record<string, unknown> = require(path.join(ROOT, 'dist', 'lib', 'tracing', 'semconv.js'));
   const names = Object.keys(ours).filter((k) => k.startsWith('ATTR_'));
 
   it('match @opentelemetry/semantic-conventions, stable names from its stable entry point', () => {

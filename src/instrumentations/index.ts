@@ -77,10 +77,11 @@ const SPECS: InstrumentationSpec[] = [
   { name: 'connect', pkg: otel('connect'), exportName: 'ConnectInstrumentation', targets: ['connect'], defaultOn: false, upstreamOn: true },
   // express 5 routes through the `router` package; the express instrumentation already names the route.
   { name: 'router', pkg: otel('router'), exportName: 'RouterInstrumentation', targets: ['router'], defaultOn: false, upstreamOn: true },
-  { name: 'fastify', pkg: '@fastify/otel', exportName: 'FastifyOtelInstrumentation', targets: ['fastify'], defaultOn: true, upstreamOn: false, config: () => ({ registerOnInitialization: true }) },
-  { name: 'hapi', pkg: otel('hapi'), exportName: 'HapiInstrumentation', targets: ['@hapi/hapi'], defaultOn: true, upstreamOn: true },
-  { name: 'restify', pkg: otel('restify'), exportName: 'RestifyInstrumentation', targets: ['restify'], defaultOn: true, upstreamOn: true },
-  { name: 'nestjs-core', pkg: otel('nestjs-core'), exportName: 'NestInstrumentation', targets: ['@nestjs/core'], defaultOn: true, upstreamOn: true },
+  // Nest's fastify adapter may keep its own fastify below @nestjs/platform-fastify.
+  { name: 'fastify', pkg: '@fastify/otel', exportName: 'FastifyOtelInstrumentation', targets: ['fastify', '@nestjs/platform-fastify'], defaultOn: true, upstreamOn: false, config: () => ({ registerOnInitialization: true }), lean: { load: () => require('./http-server/fastify').FastifyRouteInstrumentation } },
+  { name: 'hapi', pkg: otel('hapi'), exportName: 'HapiInstrumentation', targets: ['@hapi/hapi'], defaultOn: true, upstreamOn: true, lean: { load: () => require('./http-server/hapi').HapiRouteInstrumentation } },
+  { name: 'restify', pkg: otel('restify'), exportName: 'RestifyInstrumentation', targets: ['restify'], defaultOn: true, upstreamOn: true, lean: { load: () => require('./http-server/restify').RestifyRouteInstrumentation } },
+  { name: 'nestjs-core', pkg: otel('nestjs-core'), exportName: 'NestInstrumentation', targets: ['@nestjs/core'], defaultOn: true, upstreamOn: true, lean: { load: () => require('./http-server/nestjs').NestRouteInstrumentation } },
     // Pool checkouts and connects wrap every query in a request and say nothing the query span doesn't.
   { name: 'pg', pkg: otel('pg'), exportName: 'PgInstrumentation', targets: ['pg'], defaultOn: true, upstreamOn: true, noiseConfig: () => ({ requireParentSpan: true, ignoreConnectSpans: true }) },
   { name: 'mysql2', pkg: otel('mysql2'), exportName: 'MySQL2Instrumentation', targets: ['mysql2'], defaultOn: true, upstreamOn: true },

@@ -32,7 +32,7 @@ export function describeSampler(config: SidetraceConfig): string {
 export function describeServerInstrumentation(config: SidetraceConfig, loaded: string[]): string {
   if (!loaded.includes('http')) return 'none (http not loaded)';
   if (!config.noise.enabled) return 'upstream instrumentation-http';
-  const routes = ['express', 'koa'].filter((n) => loaded.includes(n));
+  const routes = ['express', 'koa', 'fastify', 'hapi', 'restify', 'nestjs-core'].filter((n) => loaded.includes(n));
   return `sidetrace${routes.length ? ` (routes: ${routes.join(', ')})` : ''}`;
 }
 

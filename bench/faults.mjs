@@ -111,7 +111,20 @@ const m = machine();
 console.log(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, load average ${m.loadAverage} at start of table\n`);
 console.log(
   table(
-    ['collector', 'req/s', 'vs healthy', 'p50 ms', 'p99 ms', 'p99 vs healthy', 'non-2xx', 'spans exported', 'spans lost (counted)', '"is failing" lines', 'heap after GC', 'heap growth'],
+    [
+      'collector',
+      'req/s',
+      'vs healthy',
+      'p50 ms',
+      'p99 ms',
+      'p99 vs healthy',
+      'non-2xx',
+      'spans exported',
+      'spans lost (counted)',
+      '"is failing" lines',
+      'heap after GC',
+      'heap growth',
+    ],
     results.map((r) => [
       r.label,
       fmt(r.rps),

@@ -34,8 +34,14 @@ const FRAMEWORKS = {
   fastify: { packages: ['fastify'], upstream: 'http,fastify' },
   hapi: { packages: ['@hapi/hapi'], upstream: 'http,hapi' },
   restify: { packages: ['restify'], upstream: 'http,restify' },
-  'nest-express': { packages: ['@nestjs/core', '@nestjs/common', '@nestjs/platform-express', 'reflect-metadata', 'rxjs'], upstream: 'http,express,nestjs-core' },
-  'nest-fastify': { packages: ['@nestjs/core', '@nestjs/common', '@nestjs/platform-fastify', 'reflect-metadata', 'rxjs'], upstream: 'http,fastify,nestjs-core' },
+  'nest-express': {
+    packages: ['@nestjs/core', '@nestjs/common', '@nestjs/platform-express', 'reflect-metadata', 'rxjs'],
+    upstream: 'http,express,nestjs-core',
+  },
+  'nest-fastify': {
+    packages: ['@nestjs/core', '@nestjs/common', '@nestjs/platform-fastify', 'reflect-metadata', 'rxjs'],
+    upstream: 'http,fastify,nestjs-core',
+  },
 };
 const chosen = flag('--frameworks', Object.keys(FRAMEWORKS).join(',')).split(',');
 for (const f of chosen) if (!FRAMEWORKS[f]) throw new Error(`--frameworks: unknown "${f}" (known: ${Object.keys(FRAMEWORKS).join(', ')})`);
@@ -64,8 +70,14 @@ function variants(framework, endpoint) {
   return {
     bare: { preload: null, env: common },
     sidetrace: { preload: PRELOAD, env: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } },
-    'sidetrace-10': { preload: PRELOAD, env: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } },
-    upstream: { preload: PRELOAD, env: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, SIDETRACE_NOISE: 'off', OTEL_NODE_ENABLED_INSTRUMENTATIONS: FRAMEWORKS[framework].upstream } },
+    'sidetrace-10': {
+      preload: PRELOAD,
+      env: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+    },
+    upstream: {
+      preload: PRELOAD,
+      env: { ...common, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, SIDETRACE_NOISE: 'off', OTEL_NODE_ENABLED_INSTRUMENTATIONS: FRAMEWORKS[framework].upstream },
+    },
     stock: { preload: STOCK_REGISTER, env: { ...common, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } },
   };
 }
@@ -99,7 +111,12 @@ async function measure(app, variant, sink) {
     await settled(sink); // the batch processor's last batches
     const received = await sink.stats();
     if (res.non2xx || res.errors) throw new Error(`${res.non2xx} non-2xx answers and ${res.errors} errors`);
-    return { reqPerSec: res.requests.total / res.duration, cpuUsPerRequest: (cpuMs * 1000) / res.requests.total, p99: res.latency.p99, spansPerRequest: received.spans / res.requests.total };
+    return {
+      reqPerSec: res.requests.total / res.duration,
+      cpuUsPerRequest: (cpuMs * 1000) / res.requests.total,
+      p99: res.latency.p99,
+      spansPerRequest: received.spans / res.requests.total,
+    };
   } finally {
     await proc.stop();
   }
@@ -119,7 +136,7 @@ try {
       }
     }
     results[framework] = Object.fromEntries(
-      Object.entries(samples).map(([name, xs]) => [name, Object.fromEntries(Object.keys(xs[0]).map((k) => [k, median(xs.map((x) => x[k]))])), ]),
+      Object.entries(samples).map(([name, xs]) => [name, Object.fromEntries(Object.keys(xs[0]).map((k) => [k, median(xs.map((x) => x[k]))]))]),
     );
   }
 } finally {
@@ -133,10 +150,14 @@ for (const [framework, r] of Object.entries(results)) {
     rows.push([framework, name, fmt(x.reqPerSec), pct(x.reqPerSec / r.bare.reqPerSec), fmt(x.cpuUsPerRequest), fmt(x.p99), fmt(x.spansPerRequest, 2)]);
   }
 }
-console.log(`${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.loadAverage}, ${m.date}; ${REPS} interleaved repetitions of ${DURATION_S} s, ${CONNECTIONS} connections, medians\n`);
+console.log(
+  `${m.cpu}, ${m.cores} cores, Node ${m.node}, load average ${m.loadAverage}, ${m.date}; ${REPS} interleaved repetitions of ${DURATION_S} s, ${CONNECTIONS} connections, medians\n`,
+);
 console.log(table(['framework', 'variant', 'req/s', 'of bare', 'CPU µs/req', 'p99 ms', 'spans/req'], rows));
 for (const [framework, r] of Object.entries(results)) {
-  console.log(`\n${framework}: sidetrace ${(r.sidetrace.reqPerSec / r.upstream.reqPerSec).toFixed(2)}× upstream's instrumentations, ${(r.sidetrace.reqPerSec / r.stock.reqPerSec).toFixed(2)}× the stock register`);
+  console.log(
+    `\n${framework}: sidetrace ${(r.sidetrace.reqPerSec / r.upstream.reqPerSec).toFixed(2)}× upstream's instrumentations, ${(r.sidetrace.reqPerSec / r.stock.reqPerSec).toFixed(2)}× the stock register`,
+  );
 }
 fs.mkdirSync(path.dirname(JSON_OUT), { recursive: true });
 fs.writeFileSync(JSON_OUT, `${JSON.stringify({ machine: m, reps: REPS, durationS: DURATION_S, connections: CONNECTIONS, results }, null, 2)}\n`);

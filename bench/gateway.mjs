@@ -71,32 +71,75 @@ function demoTrace(kind, nowNs) {
   const total = kind === 'slow' ? 1_500n * ms : 18n * ms;
   const start = nowNs - total;
   const span = (name, kind_, parent, from, to, attributes, error) => ({
-    traceId, spanId: parent === undefined ? root : id(), parentSpanId: parent, name, kind: kind_,
-    startTimeUnixNano: String(start + from * ms), endTimeUnixNano: String(start + to * ms), attributes,
+    traceId,
+    spanId: parent === undefined ? root : id(),
+    parentSpanId: parent,
+    name,
+    kind: kind_,
+    startTimeUnixNano: String(start + from * ms),
+    endTimeUnixNano: String(start + to * ms),
+    attributes,
     status: error ? { code: 2, message: 'boom' } : undefined,
   });
   const route = '/projects/:id/previews';
   const spans = [
-    span(`GET ${route}`, 2, undefined, 0n, total / ms, [
-      str('http.request.method', 'GET'), str('http.route', route), str('url.path', '/projects/4242/previews'), str('url.scheme', 'http'),
-      int('http.response.status_code', kind === 'error' ? 500 : 200), str('user_agent.original', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36'),
-      str('server.address', 'demo.internal'), int('server.port', 3000), str('client.address', '10.1.2.3'),
-    ], kind === 'error'),
+    span(
+      `GET ${route}`,
+      2,
+      undefined,
+      0n,
+      total / ms,
+      [
+        str('http.request.method', 'GET'),
+        str('http.route', route),
+        str('url.path', '/projects/4242/previews'),
+        str('url.scheme', 'http'),
+        int('http.response.status_code', kind === 'error' ? 500 : 200),
+        str('user_agent.original', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36'),
+        str('server.address', 'demo.internal'),
+        int('server.port', 3000),
+        str('client.address', '10.1.2.3'),
+      ],
+      kind === 'error',
+    ),
     span('SELECT sidetrace.projects', 3, root, 1n, 4n, [
-      str('db.system.name', 'postgresql'), str('db.namespace', 'sidetrace'), str('db.operation.name', 'SELECT'),
+      str('db.system.name', 'postgresql'),
+      str('db.namespace', 'sidetrace'),
+      str('db.operation.name', 'SELECT'),
       str('db.query.text', 'SELECT p.id, p.name, p.owner_id, p.created_at FROM projects p WHERE p.id = $1 AND p.deleted_at IS NULL'),
-      str('server.address', 'postgres'), int('server.port', 5432),
+      str('server.address', 'postgres'),
+      int('server.port', 5432),
     ]),
     span('SELECT sidetrace.previews', 3, root, 4n, 9n, [
-      str('db.system.name', 'postgresql'), str('db.namespace', 'sidetrace'), str('db.operation.name', 'SELECT'),
+      str('db.system.name', 'postgresql'),
+      str('db.namespace', 'sidetrace'),
+      str('db.operation.name', 'SELECT'),
       str('db.query.text', 'SELECT id, file_name, width, height, status FROM previews WHERE project_id = $1 ORDER BY created_at DESC LIMIT 50'),
-      str('server.address', 'postgres'), int('server.port', 5432),
+      str('server.address', 'postgres'),
+      int('server.port', 5432),
     ]),
-    span('GET', 3, root, 9n, 10n, [str('db.system.name', 'redis'), str('db.operation.name', 'GET'), str('db.query.text', 'GET preview:4242:etag'), str('server.address', 'redis'), int('server.port', 6379)]),
-    span('GET', 3, root, 10n, 16n, [
-      str('http.request.method', 'GET'), str('url.full', 'http://preview:3001/render?project=4242&size=large'), int('http.response.status_code', kind === 'error' ? 503 : 200),
-      str('server.address', 'preview'), int('server.port', 3001),
-    ], kind === 'error'),
+    span('GET', 3, root, 9n, 10n, [
+      str('db.system.name', 'redis'),
+      str('db.operation.name', 'GET'),
+      str('db.query.text', 'GET preview:4242:etag'),
+      str('server.address', 'redis'),
+      int('server.port', 6379),
+    ]),
+    span(
+      'GET',
+      3,
+      root,
+      10n,
+      16n,
+      [
+        str('http.request.method', 'GET'),
+        str('url.full', 'http://preview:3001/render?project=4242&size=large'),
+        int('http.response.status_code', kind === 'error' ? 503 : 200),
+        str('server.address', 'preview'),
+        int('server.port', 3001),
+      ],
+      kind === 'error',
+    ),
     span('render previews', 1, root, 16n, total / ms, [int('previews.count', 50), str('render.template', 'previews/index')]),
   ];
   return spans;
@@ -110,7 +153,13 @@ function makeRequests(count, tracesPerRequest) {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const spans = [];
     for (let t = 0; t < tracesPerRequest; t++, n++) spans.push(...demoTrace(n % 100 < 2 ? 'error' : n % 100 === 2 ? 'slow' : 'ok', nowNs));
-    out.push(Buffer.from(Request.encode({ resourceSpans: [{ resource: RESOURCE, scopeSpans: [{ scope: { name: '@opentelemetry/instrumentation-http', version: '0.223.0' }, spans }] }] }).finish()));
+    out.push(
+      Buffer.from(
+        Request.encode({
+          resourceSpans: [{ resource: RESOURCE, scopeSpans: [{ scope: { name: '@opentelemetry/instrumentation-http', version: '0.223.0' }, spans }] }],
+        }).finish(),
+      ),
+    );
   }
   return out;
 }
@@ -119,15 +168,17 @@ function makeRequests(count, tracesPerRequest) {
 async function send(url, bodies, concurrency) {
   const statuses = {};
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++];
-      const status = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body })
-        .then(async (r) => (await r.arrayBuffer(), String(r.status)))
-        .catch(() => 'error');
-      statuses[status] = (statuses[status] ?? 0) + 1;
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++];
+        const status = await fetch(`${url}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body })
+          .then(async (r) => (await r.arrayBuffer(), String(r.status)))
+          .catch(() => 'error');
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      }
+    }),
+  );
   return statuses;
 }
 
@@ -174,9 +225,19 @@ function machine() {
 async function throughput(tracesPerRequest) {
   const requests = QUICK ? 300 : 1_500;
   const stack = await startStack({
-    gateway: true, gateways: 1, sidecars: 1, freePorts: true, env: {}, jaegerStorage: 'memory',
+    gateway: true,
+    gateways: 1,
+    sidecars: 1,
+    freePorts: true,
+    env: {},
+    jaegerStorage: 'memory',
     collectorEnv: { SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB: '1500', SIDETRACE_COLLECTOR_MEMORY_SPIKE_MIB: '300' },
-    gatewayEnv: { SIDETRACE_TAIL_DECISION_WAIT: '5s', SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB: '1500', SIDETRACE_COLLECTOR_MEMORY_SPIKE_MIB: '300', SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: '1000000' },
+    gatewayEnv: {
+      SIDETRACE_TAIL_DECISION_WAIT: '5s',
+      SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB: '1500',
+      SIDETRACE_COLLECTOR_MEMORY_SPIKE_MIB: '300',
+      SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: '1000000',
+    },
   });
   try {
     const gw = stack.gateways[0];
@@ -187,7 +248,12 @@ async function throughput(tracesPerRequest) {
     const statuses = await send(stack.otlpHttpUrl, bodies, 8);
     // Until the gateway has received everything the sidecar accepted.
     const accepted = metric(await scrape(stack.collectorMetricsUrl), 'otelcol_receiver_accepted_spans');
-    await waitFor(async () => metric(await scrape(gw.metricsUrl), 'otelcol_receiver_accepted_spans'), (n) => n >= accepted, 120_000, 'the gateway to receive what the sidecar accepted');
+    await waitFor(
+      async () => metric(await scrape(gw.metricsUrl), 'otelcol_receiver_accepted_spans'),
+      (n) => n >= accepted,
+      120_000,
+      'the gateway to receive what the sidecar accepted',
+    );
     const seconds = (Date.now() - t0) / 1000;
     const cpu = cpuSeconds(gw.pid) - cpu0;
     const g = await scrape(gw.metricsUrl);
@@ -210,16 +276,31 @@ async function throughput(tracesPerRequest) {
 async function memoryPerThousandTraces() {
   const traces = QUICK ? 5_000 : 20_000;
   const stack = await startStack({
-    gateway: true, gateways: 1, sidecars: 1, freePorts: true, env: {}, jaegerStorage: 'memory',
+    gateway: true,
+    gateways: 1,
+    sidecars: 1,
+    freePorts: true,
+    env: {},
+    jaegerStorage: 'memory',
     // Nothing is decided while we measure: every trace waits.
-    gatewayEnv: { SIDETRACE_TAIL_DECISION_WAIT: '600s', SIDETRACE_TAIL_NUM_TRACES: '1000000', SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB: '4000', SIDETRACE_COLLECTOR_MEMORY_SPIKE_MIB: '500' },
+    gatewayEnv: {
+      SIDETRACE_TAIL_DECISION_WAIT: '600s',
+      SIDETRACE_TAIL_NUM_TRACES: '1000000',
+      SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB: '4000',
+      SIDETRACE_COLLECTOR_MEMORY_SPIKE_MIB: '500',
+    },
   });
   try {
     const gw = stack.gateways[0];
     await new Promise((r) => setTimeout(r, 3_000));
     const before = await scrape(gw.metricsUrl);
     await send(stack.otlpHttpUrl, makeRequests(traces / 50, 50), 4);
-    await waitFor(async () => metric(await scrape(gw.metricsUrl), 'otelcol_processor_tail_sampling_sampling_traces_on_memory'), (n) => n >= traces, 120_000, `${traces} traces waiting at the gateway`);
+    await waitFor(
+      async () => metric(await scrape(gw.metricsUrl), 'otelcol_processor_tail_sampling_sampling_traces_on_memory'),
+      (n) => n >= traces,
+      120_000,
+      `${traces} traces waiting at the gateway`,
+    );
     // Let the Go runtime settle, then read.
     await new Promise((r) => setTimeout(r, 3_000));
     const after = await scrape(gw.metricsUrl);
@@ -245,7 +326,9 @@ async function newRelicBytes() {
     const nr = await startOtlpReceiver({ newRelic: { apiKey: LICENSE_KEY } });
     const nrEnv = { NEW_RELIC_LICENSE_KEY: LICENSE_KEY, NEW_RELIC_OTLP_ENDPOINT: nr.url };
     const stack = await startStack({
-      freePorts: true, env: {}, jaegerStorage: 'memory',
+      freePorts: true,
+      env: {},
+      jaegerStorage: 'memory',
       ...(tiered ? { gateway: true, gateways: 1, sidecars: 1, gatewayEnv: { ...nrEnv, SIDETRACE_TAIL_DECISION_WAIT: '2s' } } : { collectorEnv: nrEnv }),
     });
     try {
@@ -253,13 +336,21 @@ async function newRelicBytes() {
       const exporter = tiered ? stack.gateways[0].metricsUrl : stack.collectorMetricsUrl;
       // Until everything decided has been sent: the New Relic exporter's sent spans stop moving and its queue is empty.
       let last = -1;
-      await waitFor(async () => {
-        const m = await scrape(exporter);
-        const sent = metric(m, 'otelcol_exporter_sent_spans', 'otlp_http/newrelic');
-        const done = sent === last && metric(m, 'otelcol_exporter_queue_size', 'otlp_http/newrelic') === 0 && (!tiered || metric(m, 'otelcol_processor_tail_sampling_global_count_traces_sampled') >= traces);
-        last = sent;
-        return done;
-      }, Boolean, 120_000, 'the New Relic export to finish');
+      await waitFor(
+        async () => {
+          const m = await scrape(exporter);
+          const sent = metric(m, 'otelcol_exporter_sent_spans', 'otlp_http/newrelic');
+          const done =
+            sent === last &&
+            metric(m, 'otelcol_exporter_queue_size', 'otlp_http/newrelic') === 0 &&
+            (!tiered || metric(m, 'otelcol_processor_tail_sampling_global_count_traces_sampled') >= traces);
+          last = sent;
+          return done;
+        },
+        Boolean,
+        120_000,
+        'the New Relic export to finish',
+      );
       const keptTraces = new Set(nr.spans.map((s) => s.traceId)).size;
       return {
         traces,

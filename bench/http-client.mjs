@@ -27,9 +27,17 @@ const sink = await startSink();
 const traced = { OTEL_SERVICE_NAME: 'bench-http-client', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_MAX_QUEUE_SIZE: '100000' };
 const variants = {
   bare: { label: 'bare node', nodeArgs: [], env: {} },
-  none: { label: 'sidetrace, no http client spans (OTEL_NODE_DISABLED_INSTRUMENTATIONS=http)', nodeArgs: ['--require', PRELOAD], env: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' } },
+  none: {
+    label: 'sidetrace, no http client spans (OTEL_NODE_DISABLED_INSTRUMENTATIONS=http)',
+    nodeArgs: ['--require', PRELOAD],
+    env: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' },
+  },
   upstream: { label: "sidetrace default: upstream instrumentation-http's client side", nodeArgs: ['--require', PRELOAD], env: traced },
-  channels: { label: 'prototype: http.client.* diagnostics channels', nodeArgs: ['--require', PRELOAD, '--require', CHANNELS], env: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' } },
+  channels: {
+    label: 'prototype: http.client.* diagnostics channels',
+    nodeArgs: ['--require', PRELOAD, '--require', CHANNELS],
+    env: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' },
+  },
 };
 const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
 const spans = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
@@ -37,8 +45,11 @@ for (let rep = 0; rep < REPS; rep++) {
   for (const [name, v] of Object.entries(variants)) {
     await sink.reset();
     const out = await new Promise((resolve, reject) =>
-      execFile(process.execPath, [...v.nodeArgs, LOAD, url, String(CALLS), String(CONCURRENCY)], { env: cleanEnv(v.env), timeout: 120_000 }, (err, stdout, stderr) =>
-        /cpu_us_per_call=/.test(stdout) ? resolve(stdout) : reject(new Error(`${name}: ${err?.message ?? ''} ${stdout} ${stderr}`)),
+      execFile(
+        process.execPath,
+        [...v.nodeArgs, LOAD, url, String(CALLS), String(CONCURRENCY)],
+        { env: cleanEnv(v.env), timeout: 120_000 },
+        (err, stdout, stderr) => (/cpu_us_per_call=/.test(stdout) ? resolve(stdout) : reject(new Error(`${name}: ${err?.message ?? ''} ${stdout} ${stderr}`))),
       ),
     );
     const line = /cpu_us_per_call=([\d.]+)/.exec(out);
@@ -51,7 +62,17 @@ for (let rep = 0; rep < REPS; rep++) {
 const m = machine();
 const base = median(samples.none);
 console.log(`Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; ${m.date}; ${CALLS} calls, ${CONCURRENCY} in flight, median of ${REPS}\n`);
-console.log(table(['variant', 'caller CPU µs per call', 'added by client spans (µs)', 'spans exported per run'], Object.entries(variants).map(([k, v]) => [v.label, fmt(median(samples[k]), 1), k === 'upstream' || k === 'channels' ? fmt(median(samples[k]) - base, 1) : '–', fmt(median(spans[k]))])));
+console.log(
+  table(
+    ['variant', 'caller CPU µs per call', 'added by client spans (µs)', 'spans exported per run'],
+    Object.entries(variants).map(([k, v]) => [
+      v.label,
+      fmt(median(samples[k]), 1),
+      k === 'upstream' || k === 'channels' ? fmt(median(samples[k]) - base, 1) : '–',
+      fmt(median(spans[k])),
+    ]),
+  ),
+);
 await sink.stop();
 target.close();
 process.exit(0);

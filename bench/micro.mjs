@@ -19,7 +19,9 @@ const flag = (name, fallback) => {
   const i = args.indexOf(name);
   return i === -1 ? fallback : args[i + 1];
 };
-const DISTS = flag('--dist', path.join(REPO_ROOT, 'dist')).split(',').map((d) => path.resolve(d));
+const DISTS = flag('--dist', path.join(REPO_ROOT, 'dist'))
+  .split(',')
+  .map((d) => path.resolve(d));
 const ROUNDS = Number(flag('--rounds', 15));
 const REQUESTS = Number(flag('--requests', 20000));
 const SHAPE = flag('--shape', 'hello');
@@ -92,13 +94,25 @@ function request(tracer, i) {
     api.ROOT_CONTEXT,
   );
   const serverCtx = api.trace.setSpan(api.ROOT_CONTEXT, server);
-  const handler = tracer.startSpan('request handler - /users/:id', { attributes: { 'http.route': '/users/:id', 'express.name': '/users/:id', 'express.type': 'request_handler' } }, serverCtx);
+  const handler = tracer.startSpan(
+    'request handler - /users/:id',
+    { attributes: { 'http.route': '/users/:id', 'express.name': '/users/:id', 'express.type': 'request_handler' } },
+    serverCtx,
+  );
   if (SHAPE === 'db') {
     const db = tracer.startSpan(
       'pg.query:SELECT sidetrace',
       {
         kind: api.SpanKind.CLIENT,
-        attributes: { 'db.system': 'postgresql', 'db.name': 'sidetrace', 'db.statement': SQL, 'db.user': 'postgres', 'db.connection_string': 'postgresql://127.0.0.1:5432/sidetrace', 'net.peer.name': '127.0.0.1', 'net.peer.port': 5432 },
+        attributes: {
+          'db.system': 'postgresql',
+          'db.name': 'sidetrace',
+          'db.statement': SQL,
+          'db.user': 'postgres',
+          'db.connection_string': 'postgresql://127.0.0.1:5432/sidetrace',
+          'net.peer.name': '127.0.0.1',
+          'net.peer.port': 5432,
+        },
       },
       api.trace.setSpan(serverCtx, handler),
     );

@@ -70,7 +70,12 @@ for (let r = 0; r < ROUNDS; r++) samples.off.push(await timeBatches(viaRun(offRu
 
 sidetrace.start({
   // A queue that holds every span: a full queue drops spans, which would make tracing look cheaper than it is.
-  env: { OTEL_SERVICE_NAME: 'migration-bench', OTEL_EXPORTER_OTLP_ENDPOINT: sinkProc.url, OTEL_LOG_LEVEL: 'warn', OTEL_BSP_MAX_QUEUE_SIZE: String(4 * (ROUNDS * BATCHES + WARMUP)) },
+  env: {
+    OTEL_SERVICE_NAME: 'migration-bench',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkProc.url,
+    OTEL_LOG_LEVEL: 'warn',
+    OTEL_BSP_MAX_QUEUE_SIZE: String(4 * (ROUNDS * BATCHES + WARMUP)),
+  },
   instrumentations: false,
   shutdownHooks: false,
   announce: false,
@@ -107,5 +112,9 @@ console.log(
 );
 console.log(`\ntarget: < 1 ms per batch of overhead → ${m.sdk - m.plain < 1 ? 'met' : 'NOT met'}`);
 console.log(`export: ${JSON.stringify(exportStats)}; the sink received ${received.spans} spans in ${received.requests} requests`);
-if (jsonOut) fs.writeFileSync(jsonOut, `${JSON.stringify({ machine: host, rounds: ROUNDS, batches: BATCHES, records: RECORDS, samples, medians: m, exportStats, received }, null, 2)}\n`);
+if (jsonOut)
+  fs.writeFileSync(
+    jsonOut,
+    `${JSON.stringify({ machine: host, rounds: ROUNDS, batches: BATCHES, records: RECORDS, samples, medians: m, exportStats, received }, null, 2)}\n`,
+  );
 if (sink < 0) console.log(sink); // keeps the no-op work observable

@@ -66,12 +66,16 @@ function meaningful(run) {
   const routeOf = (traceId) => servers.find((s) => s.traceId === traceId)?.name ?? '?';
   return {
     'server spans of real routes': count(servers.map((s) => s.name)),
-    'database queries inside requests': count(run.spans.filter((s) => isDbQuery(s) && realTraces.has(s.traceId)).map((s) => `${routeOf(s.traceId)} → ${s.name}`)),
+    'database queries inside requests': count(
+      run.spans.filter((s) => isDbQuery(s) && realTraces.has(s.traceId)).map((s) => `${routeOf(s.traceId)} → ${s.name}`),
+    ),
     'outgoing HTTP calls': count(run.spans.filter((s) => isHttpClient(s) && realTraces.has(s.traceId)).map((s) => `${routeOf(s.traceId)} → ${s.name}`)),
     // An error is kept when the failed request still shows as failed, with every exception it recorded
     // (sidetrace moves a route handler's error onto the server span instead of sending a duplicate span).
     'failed requests': count([...new Set(run.spans.filter((s) => s.status.code === 2 && realTraces.has(s.traceId)).map((s) => s.traceId))].map(routeOf)),
-    'exception events': count(run.spans.filter((s) => realTraces.has(s.traceId)).flatMap((s) => s.events.filter((e) => e.name === 'exception').map(() => routeOf(s.traceId)))),
+    'exception events': count(
+      run.spans.filter((s) => realTraces.has(s.traceId)).flatMap((s) => s.events.filter((e) => e.name === 'exception').map(() => routeOf(s.traceId))),
+    ),
   };
 }
 
@@ -121,9 +125,34 @@ for (const r of ret) console.log(`| ${r.kind} | ${r.want} | ${r.kept} (${r.want 
 const allKept = ret.every((r) => r.kept === r.want);
 for (const r of ret) if (r.missing.length) console.log(`missing ${r.kind}: ${r.missing.join(', ')}`);
 const byName = (run) => [...run.spans.reduce((m, s) => m.set(s.name, (m.get(s.name) ?? 0) + 1), new Map())].sort((x, y) => y[1] - x[1]);
-console.log(`\nstock span names: ${byName(stock).map(([n, c]) => `${n}×${c}`).join(', ')}`);
-console.log(`sidetrace span names: ${byName(ours).map(([n, c]) => `${n}×${c}`).join(', ')}`);
+console.log(
+  `\nstock span names: ${byName(stock)
+    .map(([n, c]) => `${n}×${c}`)
+    .join(', ')}`,
+);
+console.log(
+  `sidetrace span names: ${byName(ours)
+    .map(([n, c]) => `${n}×${c}`)
+    .join(', ')}`,
+);
 const spanCut = 1 - ours.spans.length / stock.spans.length;
 const byteCut = 1 - ours.bytes / stock.bytes;
-console.log(`\ngoal: ≥70% fewer spans and bytes with 100% retention → spans ${(spanCut * 100).toFixed(1)}%, bytes ${(byteCut * 100).toFixed(1)}%, retention ${allKept ? '100%' : 'INCOMPLETE'}`);
-if (jsonOut) fs.writeFileSync(jsonOut, JSON.stringify({ machine: machine(), rounds: ROUNDS, stock: { spans: stock.spans.length, bytes: stock.bytes, requests: stock.requests }, sidetrace: { spans: ours.spans.length, bytes: ours.bytes, requests: ours.requests }, sidetraceGzip: { spans: gzip.spans.length, bytes: gzip.bytes }, retention: ret }, null, 2));
+console.log(
+  `\ngoal: ≥70% fewer spans and bytes with 100% retention → spans ${(spanCut * 100).toFixed(1)}%, bytes ${(byteCut * 100).toFixed(1)}%, retention ${allKept ? '100%' : 'INCOMPLETE'}`,
+);
+if (jsonOut)
+  fs.writeFileSync(
+    jsonOut,
+    JSON.stringify(
+      {
+        machine: machine(),
+        rounds: ROUNDS,
+        stock: { spans: stock.spans.length, bytes: stock.bytes, requests: stock.requests },
+        sidetrace: { spans: ours.spans.length, bytes: ours.bytes, requests: ours.requests },
+        sidetraceGzip: { spans: gzip.spans.length, bytes: gzip.bytes },
+        retention: ret,
+      },
+      null,
+      2,
+    ),
+  );

@@ -25,7 +25,12 @@ const APP = flag('--app', 'hello');
 const DURATION_S = Number(flag('--duration', 15));
 const TOP = Number(flag('--top', 40));
 const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));
-const EXTRA_ENV = Object.fromEntries((flag('--env', '') || '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const EXTRA_ENV = Object.fromEntries(
+  (flag('--env', '') || '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const OUT = path.resolve(flag('--out', fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-prof-'))));
 
 fs.mkdirSync(OUT, { recursive: true });
@@ -48,7 +53,14 @@ const env = {
   OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
   ...(VARIANT === 'stock' ? { OTEL_TRACES_EXPORTER: 'otlp' } : {}),
   ...(VARIANT === 'newrelic'
-    ? { NEW_RELIC_NO_CONFIG_FILE: 'true', NEW_RELIC_LICENSE_KEY: 'b'.repeat(40), NEW_RELIC_APP_NAME: 'sidetrace-bench', NEW_RELIC_HOST: '127.0.0.1', NEW_RELIC_PORT: String(deadPort), NEW_RELIC_LOG_ENABLED: 'false' }
+    ? {
+        NEW_RELIC_NO_CONFIG_FILE: 'true',
+        NEW_RELIC_LICENSE_KEY: 'b'.repeat(40),
+        NEW_RELIC_APP_NAME: 'sidetrace-bench',
+        NEW_RELIC_HOST: '127.0.0.1',
+        NEW_RELIC_PORT: String(deadPort),
+        NEW_RELIC_LOG_ENABLED: 'false',
+      }
     : {}),
   ...EXTRA_ENV,
 };
@@ -90,9 +102,15 @@ const received = await sink.stats();
 await stop();
 await sink.stop();
 await services?.stop();
-console.log(`${VARIANT} on ${APP}: ${(res.requests.total / res.duration).toFixed(0)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms; sink got ${received.spans} spans, ${received.bytes} bytes`);
+console.log(
+  `${VARIANT} on ${APP}: ${(res.requests.total / res.duration).toFixed(0)} req/s, p50 ${res.latency.p50} ms, p99 ${res.latency.p99} ms; sink got ${received.spans} spans, ${received.bytes} bytes`,
+);
 
-const file = fs.readdirSync(OUT).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(OUT, f)).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
+const file = fs
+  .readdirSync(OUT)
+  .filter((f) => f.endsWith('.cpuprofile'))
+  .map((f) => path.join(OUT, f))
+  .sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0];
 if (!file) throw new Error(`no .cpuprofile in ${OUT} (did the app exit normally?)`);
 summarise(JSON.parse(fs.readFileSync(file, 'utf8')), res.requests.total);
 console.log(`\nprofile: ${file}`);
@@ -123,7 +141,14 @@ function summarise(profile, requests) {
     if (functionName === '(idle)') continue;
     const b = ['(garbage collector)', '(program)'].includes(functionName) ? functionName : bucketOf(url);
     buckets.set(b, (buckets.get(b) ?? 0) + t);
-    const key = `${functionName || '(anonymous)'} ${url ? `${url.replace(/^file:\/\//, '').replace(`${REPO_ROOT}/`, '').replace(/.*node_modules\//, '')}:${lineNumber + 1}` : ''}`;
+    const key = `${functionName || '(anonymous)'} ${
+      url
+        ? `${url
+            .replace(/^file:\/\//, '')
+            .replace(`${REPO_ROOT}/`, '')
+            .replace(/.*node_modules\//, '')}:${lineNumber + 1}`
+        : ''
+    }`;
     fns.set(key, (fns.get(key) ?? 0) + t);
   }
   const pctOf = (t) => `${((100 * t) / busy).toFixed(1).padStart(5)}%${requests ? `  ${(t / requests).toFixed(1).padStart(6)} µs/req` : ''}`;

@@ -40,7 +40,10 @@ const flag = (name, fallback) => {
 const NODE_CHOICE = flag('--node', undefined);
 if (NODE_CHOICE) {
   const bin = /^\d+$/.test(NODE_CHOICE)
-    ? execFileSync('bash', [path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'scripts', 'node-install.sh'), NODE_CHOICE], { encoding: 'utf8' }).trim().split('\n').pop()
+    ? execFileSync('bash', [path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'scripts', 'node-install.sh'), NODE_CHOICE], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()
     : path.resolve(NODE_CHOICE);
   const rest = args.filter((a, i) => a !== '--node' && args[i - 1] !== '--node');
   const r = spawnSync(bin, [new URL(import.meta.url).pathname, ...rest], { stdio: 'inherit' });
@@ -50,7 +53,10 @@ const QUICK = has('--quick');
 const DEFAULT_BENCHES = ['startup', 'throughput', 'routes', 'outage'];
 // ladder: where a traced request's cost comes from, one layer at a time (opt-in: --only ladder).
 const ALL_BENCHES = [...DEFAULT_BENCHES, 'ladder'];
-const only = flag('--only', DEFAULT_BENCHES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+const only = flag('--only', DEFAULT_BENCHES.join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const b of only) if (!ALL_BENCHES.includes(b)) throw new Error(`--only: unknown sub-bench "${b}" (known: ${ALL_BENCHES.join(', ')})`);
 const REPS = Number(flag('--reps', QUICK ? 1 : 3));
 const STARTUP_REPS = Number(flag('--startup-reps', QUICK ? 3 : 10));
@@ -86,7 +92,13 @@ function variantsFor({ endpoint, deadPort }) {
     bare: { label: 'bare node', preload: null, env: {} },
     sidetrace: { label: 'sidetrace (default, tracing on)', preload: PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } },
     ...(COMPARE_PRELOAD
-      ? { 'sidetrace-compare': { label: `sidetrace (${path.relative(REPO_ROOT, COMPARE_PRELOAD)})`, preload: COMPARE_PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } } }
+      ? {
+          'sidetrace-compare': {
+            label: `sidetrace (${path.relative(REPO_ROOT, COMPARE_PRELOAD)})`,
+            preload: COMPARE_PRELOAD,
+            env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
+          },
+        }
       : {}),
     'sidetrace-10': { label: 'sidetrace, 10% sampled', preload: PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT } },
     'sidetrace-off': { label: 'sidetrace (off: no exporter configured)', preload: PRELOAD, env: {} },
@@ -167,7 +179,13 @@ async function benchStartup(ctx) {
   }
   const text = table(
     ['variant', 'spawn → listening (ms)', 'Δ vs bare (ms)', 'peak RSS at listening (MiB)', 'Δ vs bare (MiB)'],
-    names.map((n) => [ctx.variants[n].label, fmt(summary[n].startupMs), signed(summary[n].deltaMs), fmt(summary[n].maxRssMiB, 1), signed(summary[n].deltaMiB, 1)]),
+    names.map((n) => [
+      ctx.variants[n].label,
+      fmt(summary[n].startupMs),
+      signed(summary[n].deltaMs),
+      fmt(summary[n].maxRssMiB, 1),
+      signed(summary[n].deltaMiB, 1),
+    ]),
   );
   return { reps: STARTUP_REPS, samples, summary, text };
 }
@@ -181,7 +199,9 @@ async function interleaved(title, names, run) {
     for (const name of names) {
       const s = await run(name);
       samples[name].push(s);
-      log(`${title}: rep ${rep + 1}/${REPS} ${name}: ${fmt(s.reqPerSec)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${fmt(s.cpuUsPerRequest)} CPU µs/req, spans/req ${fmt(s.spansPerRequest, 2)}`);
+      log(
+        `${title}: rep ${rep + 1}/${REPS} ${name}: ${fmt(s.reqPerSec)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${fmt(s.cpuUsPerRequest)} CPU µs/req, spans/req ${fmt(s.spansPerRequest, 2)}`,
+      );
     }
   }
   return samples;
@@ -210,10 +230,36 @@ function summarise(ctx, names, samples) {
     s.cpuRatioToBare = bare ? s.cpuUsPerRequest / bare.cpuUsPerRequest : NaN;
   }
   const text = table(
-    ['variant', 'req/s', 'vs bare', 'p50 (ms)', 'p99 (ms)', 'p99 vs bare', 'app CPU µs/req', 'CPU vs bare', 'spans/req', 'export KiB/s', 'peak RSS (MiB)', 'failed req'],
+    [
+      'variant',
+      'req/s',
+      'vs bare',
+      'p50 (ms)',
+      'p99 (ms)',
+      'p99 vs bare',
+      'app CPU µs/req',
+      'CPU vs bare',
+      'spans/req',
+      'export KiB/s',
+      'peak RSS (MiB)',
+      'failed req',
+    ],
     names.map((n) => {
       const s = summary[n];
-      return [ctx.variants[n].label, fmt(s.reqPerSec), pct(s.ratioToBare), fmt(s.p50), fmt(s.p99), `${fmt(s.p99RatioToBare, 2)}×`, fmt(s.cpuUsPerRequest), `${fmt(s.cpuRatioToBare, 2)}×`, fmt(s.spansPerRequest, 2), fmt(s.exportKiBPerSec), fmt(s.rssUnderLoadMiB, 0), String(s.failed)];
+      return [
+        ctx.variants[n].label,
+        fmt(s.reqPerSec),
+        pct(s.ratioToBare),
+        fmt(s.p50),
+        fmt(s.p99),
+        `${fmt(s.p99RatioToBare, 2)}×`,
+        fmt(s.cpuUsPerRequest),
+        `${fmt(s.cpuRatioToBare, 2)}×`,
+        fmt(s.spansPerRequest, 2),
+        fmt(s.exportKiBPerSec),
+        fmt(s.rssUnderLoadMiB, 0),
+        String(s.failed),
+      ];
     }),
   );
   return { summary, text };
@@ -230,7 +276,16 @@ async function measure(ctx, url, pid, requests) {
   const { hwmKiB } = memoryOf(pid);
   await sleep(1500); // the batch processors' last full batches
   const received = await ctx.sink.stats();
-  return { ...res, seconds: DURATION_S, hwmKiB, cpuUsPerRequest: (cpuMs * 1000) / res.requests, spans: received.spans, exportBytes: received.bytes, exportRequests: received.requests, spansPerRequest: received.spans / res.requests };
+  return {
+    ...res,
+    seconds: DURATION_S,
+    hwmKiB,
+    cpuUsPerRequest: (cpuMs * 1000) / res.requests,
+    spans: received.spans,
+    exportBytes: received.bytes,
+    exportRequests: received.requests,
+    spansPerRequest: received.spans / res.requests,
+  };
 }
 
 async function benchThroughput(ctx) {
@@ -255,12 +310,28 @@ function ladderVariants(endpoint) {
   return {
     bare: { label: 'bare node', preload: null, env: {} },
     als: { label: '+ AsyncLocalStorage.run per request, nothing else', preload: path.join(REPO_ROOT, 'bench', 'lib', 'als-only.cjs'), env: {} },
-    'http-unsampled': { label: "+ SDK and sidetrace's server instrumentation, nothing sampled", preload: PRELOAD, env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', OTEL_TRACES_SAMPLER: 'always_off' } },
-    'http-10': { label: '… 10% sampled (parentbased_traceidratio 0.1), exported', preload: PRELOAD, env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', ...TEN_PERCENT } },
-    'http-unexported': { label: '+ every server span recorded, not exported', preload: PRELOAD, env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', OTEL_TRACES_EXPORTER: 'none', SIDETRACE_ENABLED: 'true' } },
+    'http-unsampled': {
+      label: "+ SDK and sidetrace's server instrumentation, nothing sampled",
+      preload: PRELOAD,
+      env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', OTEL_TRACES_SAMPLER: 'always_off' },
+    },
+    'http-10': {
+      label: '… 10% sampled (parentbased_traceidratio 0.1), exported',
+      preload: PRELOAD,
+      env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', ...TEN_PERCENT },
+    },
+    'http-unexported': {
+      label: '+ every server span recorded, not exported',
+      preload: PRELOAD,
+      env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http', OTEL_TRACES_EXPORTER: 'none', SIDETRACE_ENABLED: 'true' },
+    },
     http: { label: '+ exported over OTLP (http only)', preload: PRELOAD, env: { ...traced, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http' } },
     sidetrace: { label: '+ express route hook and undici = sidetrace default', preload: PRELOAD, env: traced },
-    'upstream-http': { label: "for comparison: upstream's http + express + undici (SIDETRACE_NOISE=off)", preload: PRELOAD, env: { ...traced, SIDETRACE_NOISE: 'off', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express,undici' } },
+    'upstream-http': {
+      label: "for comparison: upstream's http + express + undici (SIDETRACE_NOISE=off)",
+      preload: PRELOAD,
+      env: { ...traced, SIDETRACE_NOISE: 'off', OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express,undici' },
+    },
   };
 }
 
@@ -327,7 +398,14 @@ async function benchRoutes(ctx) {
         await demo.stop();
       }
     });
-    return { reps: REPS, durationS: DURATION_S, connections: CONNECTIONS, routes: ROUTES.map((r) => `${r.method} ${r.path}`), samples, ...summarise(ctx, names, samples) };
+    return {
+      reps: REPS,
+      durationS: DURATION_S,
+      connections: CONNECTIONS,
+      routes: ROUTES.map((r) => `${r.method} ${r.path}`),
+      samples,
+      ...summarise(ctx, names, samples),
+    };
   } finally {
     await services.stop();
   }
@@ -366,7 +444,9 @@ async function benchOutage(ctx) {
         const growthMiB = k ? median(settled.slice(-k)) - median(settled.slice(0, k)) : NaN;
         const sample = { ...res, rss, growthMiB, maxRssMiB: Math.max(...rss.map((r) => r.rssMiB)), warnings };
         samples[name].push(sample);
-        log(`outage: rep ${rep + 1}/${OUTAGE_REPS} ${name}: ${fmt(res.reqPerSec)} req/s, RSS ${rss.map((r) => fmt(r.rssMiB)).join(' ')} MiB, ${warnings.length} warning line(s)`);
+        log(
+          `outage: rep ${rep + 1}/${OUTAGE_REPS} ${name}: ${fmt(res.reqPerSec)} req/s, RSS ${rss.map((r) => fmt(r.rssMiB)).join(' ')} MiB, ${warnings.length} warning line(s)`,
+        );
       }
     }
   } finally {
@@ -390,7 +470,15 @@ async function benchOutage(ctx) {
     ['scenario', 'req/s', 'vs healthy', 'p99 (ms)', 'RSS every 5 s (MiB, last run)', 'RSS growth once warm (MiB)', 'export warning lines'],
     Object.keys(scenarios).map((n) => {
       const s = summary[n];
-      return [scenarios[n].label, fmt(s.reqPerSec), pct(s.ratioToHealthy), fmt(s.p99), s.rssSamplesMiB.join(' '), signed(s.growthMiB, 1), String(s.warningLines)];
+      return [
+        scenarios[n].label,
+        fmt(s.reqPerSec),
+        pct(s.ratioToHealthy),
+        fmt(s.p99),
+        s.rssSamplesMiB.join(' '),
+        signed(s.growthMiB, 1),
+        String(s.warningLines),
+      ];
     }),
   );
   return { reps: OUTAGE_REPS, durationS: OUTAGE_S, samples, summary, text };
@@ -404,7 +492,12 @@ function goals(results) {
   const t = results.throughput?.summary;
   if (t?.sidetrace && t.bare) {
     goal('hello-world at 100% sampling ≥ 55% of bare', t.sidetrace.ratioToBare >= 0.55, `${pct(t.sidetrace.ratioToBare)} of bare`);
-    if (t.stock) goal('hello-world at 100% sampling ≥ 2× the stock register', t.sidetrace.reqPerSec >= 2 * t.stock.reqPerSec, `${fmt(t.sidetrace.reqPerSec / t.stock.reqPerSec, 2)}× the stock register`);
+    if (t.stock)
+      goal(
+        'hello-world at 100% sampling ≥ 2× the stock register',
+        t.sidetrace.reqPerSec >= 2 * t.stock.reqPerSec,
+        `${fmt(t.sidetrace.reqPerSec / t.stock.reqPerSec, 2)}× the stock register`,
+      );
   }
   if (t?.['sidetrace-10'] && t.bare) {
     const ten = t['sidetrace-10'];
@@ -412,8 +505,18 @@ function goals(results) {
     goal('hello-world at 10% sampling: p99 ≤ 1.3× bare', ten.p99RatioToBare <= 1.3, `${fmt(ten.p99RatioToBare, 2)}× bare (${ten.p99} vs ${t.bare.p99} ms)`);
   }
   const r = results.routes?.summary;
-  if (r?.sidetrace && r.stock) goal('demo routes ≥ 1.5× the stock register (100% sampling)', r.sidetrace.reqPerSec >= 1.5 * r.stock.reqPerSec, `${fmt(r.sidetrace.reqPerSec / r.stock.reqPerSec, 2)}×`);
-  if (r?.['sidetrace-10'] && r['stock-10']) goal('demo routes ≥ 1.5× the stock register (10% sampling)', r['sidetrace-10'].reqPerSec >= 1.5 * r['stock-10'].reqPerSec, `${fmt(r['sidetrace-10'].reqPerSec / r['stock-10'].reqPerSec, 2)}×`);
+  if (r?.sidetrace && r.stock)
+    goal(
+      'demo routes ≥ 1.5× the stock register (100% sampling)',
+      r.sidetrace.reqPerSec >= 1.5 * r.stock.reqPerSec,
+      `${fmt(r.sidetrace.reqPerSec / r.stock.reqPerSec, 2)}×`,
+    );
+  if (r?.['sidetrace-10'] && r['stock-10'])
+    goal(
+      'demo routes ≥ 1.5× the stock register (10% sampling)',
+      r['sidetrace-10'].reqPerSec >= 1.5 * r['stock-10'].reqPerSec,
+      `${fmt(r['sidetrace-10'].reqPerSec / r['stock-10'].reqPerSec, 2)}×`,
+    );
   const s = results.startup?.summary;
   if (s?.sidetrace && s.bare) {
     goal('startup ≤ +60 ms over bare', s.sidetrace.deltaMs <= 60, `${signed(s.sidetrace.deltaMs)} ms`);
@@ -454,11 +557,22 @@ async function main() {
 
   const sections = [header];
   if (results.startup) sections.push(`## Startup (express hello-world, median of ${STARTUP_REPS})\n\n${results.startup.text}`);
-  if (results.throughput) sections.push(`## Throughput, hello-world route (autocannon ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.throughput.text}`);
-  if (results.routes) sections.push(`## Throughput, demo app routes (PostgreSQL, Redis, outgoing HTTP; ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.routes.text}`);
+  if (results.throughput)
+    sections.push(`## Throughput, hello-world route (autocannon ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.throughput.text}`);
+  if (results.routes)
+    sections.push(
+      `## Throughput, demo app routes (PostgreSQL, Redis, outgoing HTTP; ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.routes.text}`,
+    );
   if (results.outage) sections.push(`## Collector outage (sidetrace, hello-world, ${OUTAGE_S} s of load, median of ${OUTAGE_REPS})\n\n${results.outage.text}`);
-  if (results.ladder) sections.push(`## Cost ladder, hello-world route (${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.ladder.text}`);
-  if (results.goals.length) sections.push(`## Goals\n\n${table(['goal', 'result', 'measured'], results.goals.map((g) => [g.name, g.met ? 'met' : 'NOT met', g.detail]))}`);
+  if (results.ladder)
+    sections.push(`## Cost ladder, hello-world route (${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.ladder.text}`);
+  if (results.goals.length)
+    sections.push(
+      `## Goals\n\n${table(
+        ['goal', 'result', 'measured'],
+        results.goals.map((g) => [g.name, g.met ? 'met' : 'NOT met', g.detail]),
+      )}`,
+    );
   console.log(sections.join('\n\n'));
 
   fs.mkdirSync(path.dirname(JSON_OUT), { recursive: true });

@@ -35,7 +35,13 @@ const COMPARE_REGISTER = flag('--compare-register', undefined);
 const STOCK = path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'auto-instrumentations-node', 'build', 'src', 'register.js');
 
 const nodeBin = Object.fromEntries(
-  NODES.map((major) => [major, execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'node-install.sh'), major], { encoding: 'utf8' }).trim().split('\n').pop()]),
+  NODES.map((major) => [
+    major,
+    execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'node-install.sh'), major], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop(),
+  ]),
 );
 const nodeVersion = Object.fromEntries(NODES.map((m) => [m, execFileSync(nodeBin[m], ['--version'], { encoding: 'utf8' }).trim()]));
 
@@ -51,7 +57,11 @@ const VARIANTS = {
 const ESM_VARIANTS = {
   bare: { label: 'bare node', nodeArgs: [], env: {} },
   on: { label: 'sidetrace --import register (tracing on)', nodeArgs: ['--import', REGISTER], env: on },
-  ...(COMPARE_REGISTER ? { compare: { label: `sidetrace --import ${path.relative(REPO_ROOT, COMPARE_REGISTER)}`, nodeArgs: ['--import', path.resolve(COMPARE_REGISTER)], env: on } } : {}),
+  ...(COMPARE_REGISTER
+    ? {
+        compare: { label: `sidetrace --import ${path.relative(REPO_ROOT, COMPARE_REGISTER)}`, nodeArgs: ['--import', path.resolve(COMPARE_REGISTER)], env: on },
+      }
+    : {}),
   off: { label: 'sidetrace --import register (off)', nodeArgs: ['--import', REGISTER], env: {} },
 };
 
@@ -59,7 +69,11 @@ const ESM_VARIANTS = {
 function once(node, script, cwd, variant, firstRequest) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(node, [...variant.nodeArgs, script], { cwd, env: cleanEnv({ PORT: '0', OTEL_SERVICE_NAME: 'bench', ...variant.env }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node, [...variant.nodeArgs, script], {
+      cwd,
+      env: cleanEnv({ PORT: '0', OTEL_SERVICE_NAME: 'bench', ...variant.env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${script} did not listen within 60 s`));
@@ -113,11 +127,23 @@ async function matrix(title, app, variants, firstRequest) {
         name === 'bare' ? '–' : signed(med(key, 'cpuMs') - med(bare, 'cpuMs')),
         fmt(med(key, 'rssMiB'), 1),
         name === 'bare' ? '–' : signed(med(key, 'rssMiB') - med(bare, 'rssMiB'), 1),
-        ...(firstRequest ? [fmt(med(key, 'firstRequestMs'), 1), name === 'bare' ? '–' : signed(med(key, 'firstRequestMs') - med(bare, 'firstRequestMs'), 1)] : []),
+        ...(firstRequest
+          ? [fmt(med(key, 'firstRequestMs'), 1), name === 'bare' ? '–' : signed(med(key, 'firstRequestMs') - med(bare, 'firstRequestMs'), 1)]
+          : []),
       ]);
     }
   }
-  const header = ['node', 'variant', 'spawn → listening (ms)', 'Δ vs bare', 'CPU ms at listening', 'Δ vs bare', 'peak RSS (MiB)', 'Δ vs bare', ...(firstRequest ? ['first request (ms)', 'Δ vs bare'] : [])];
+  const header = [
+    'node',
+    'variant',
+    'spawn → listening (ms)',
+    'Δ vs bare',
+    'CPU ms at listening',
+    'Δ vs bare',
+    'peak RSS (MiB)',
+    'Δ vs bare',
+    ...(firstRequest ? ['first request (ms)', 'Δ vs bare'] : []),
+  ];
   console.log(`\n## ${title} (median of ${REPS}, interleaved)\n\n${table(header, rows)}`);
   return { summary, samples };
 }

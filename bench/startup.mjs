@@ -22,11 +22,15 @@ const app = makeHelloApp();
 
 const runs = [];
 for (let i = 0; i < RUNS; i++) {
-  const out = spawnSync(process.execPath, ['--require', TIMER, '--require', PRELOAD, '-e', 'globalThis.__benchMainStart = performance.now(); setTimeout(() => {}, 100)'], {
-    cwd: app.dir,
-    env: cleanEnv({ OTEL_SERVICE_NAME: 'hello', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }),
-    encoding: 'utf8',
-  });
+  const out = spawnSync(
+    process.execPath,
+    ['--require', TIMER, '--require', PRELOAD, '-e', 'globalThis.__benchMainStart = performance.now(); setTimeout(() => {}, 100)'],
+    {
+      cwd: app.dir,
+      env: cleanEnv({ OTEL_SERVICE_NAME: 'hello', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }),
+      encoding: 'utf8',
+    },
+  );
   const line = /REQUIRE_TIMES (.*)/.exec(out.stderr)?.[1];
   if (!line) throw new Error(`no timing line:\n${out.stderr}`);
   runs.push(JSON.parse(line));
@@ -38,8 +42,13 @@ const rowsOf = (key, label) =>
     .sort((a, b) => b[1] - a[1]);
 const rows = [...rowsOf('packages', ''), ...rowsOf('deferred', ' (deferred: after the app started)')];
 console.log(`Preload start-up, hello-world app dir, median of ${RUNS} runs (${process.version}):\n`);
-console.log(table(['package (first required from the preload)', 'ms (inclusive)'], [
-  ...rows.map(([p, ms]) => [p, ms.toFixed(1)]),
-  ['**whole preload, before the app code runs**', median(runs.map((r) => r.preloadMs)).toFixed(1)],
-  ['node bootstrap before the preload', median(runs.map((r) => r.bootMs)).toFixed(1)],
-]));
+console.log(
+  table(
+    ['package (first required from the preload)', 'ms (inclusive)'],
+    [
+      ...rows.map(([p, ms]) => [p, ms.toFixed(1)]),
+      ['**whole preload, before the app code runs**', median(runs.map((r) => r.preloadMs)).toFixed(1)],
+      ['node bootstrap before the preload', median(runs.map((r) => r.bootMs)).toFixed(1)],
+    ],
+  ),
+);

@@ -68,7 +68,11 @@ const resolveFrom = (id, dir) => {
     return undefined;
   }
 };
-const instrumentationFile = (pkg) => `instrumentations/${pkg.replace(/^@opentelemetry\//, '').replace(/[@/]/g, '-').replace(/^-/, '')}.js`;
+const instrumentationFile = (pkg) =>
+  `instrumentations/${pkg
+    .replace(/^@opentelemetry\//, '')
+    .replace(/[@/]/g, '-')
+    .replace(/^-/, '')}.js`;
 const sharedThroughVendor = (pkg) => ({
   name: 'shared-through-vendor',
   setup(build) {
@@ -80,7 +84,10 @@ const sharedThroughVendor = (pkg) => ({
       return { path: args.path, namespace: 'vendored' };
     });
     build.onResolve({ filter: /^vendor$/ }, () => ({ path: '../vendor.js', external: true }));
-    build.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({ contents: `module.exports = require('vendor')(${JSON.stringify(args.path)});`, loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({
+      contents: `module.exports = require('vendor')(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
   },
 });
 await Promise.all(
@@ -120,9 +127,15 @@ const throughVendor = {
       if (vendored.has(args.path)) return { path: args.path, namespace: 'vendored' };
       return { path: args.path, external: true };
     });
-    build.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({ contents: `module.exports = require('vendor')(${JSON.stringify(args.path)});`, loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'vendored' }, (args) => ({
+      contents: `module.exports = require('vendor')(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
     // The instrumentations' loader (src/instrumentations/load-package.ts) becomes the vendor table.
-    build.onLoad({ filter: /instrumentations[\\/]load-package\.js$/ }, () => ({ contents: `exports.loadPackage = (name) => require('vendor')(name);`, loader: 'js' }));
+    build.onLoad({ filter: /instrumentations[\\/]load-package\.js$/ }, () => ({
+      contents: `exports.loadPackage = (name) => require('vendor')(name);`,
+      loader: 'js',
+    }));
   },
 };
 await esbuild.build({
@@ -137,16 +150,29 @@ await esbuild.build({
 });
 
 // compile-cache.js: what the preload runs before loading sidetrace.js (src/start/compile-cache.ts).
-await esbuild.build({ ...common, entryPoints: [path.join(LIB, 'start', 'compile-cache.js')], outfile: path.join(DIST, 'compile-cache.js'), plugins: [throughVendor] });
+await esbuild.build({
+  ...common,
+  entryPoints: [path.join(LIB, 'start', 'compile-cache.js')],
+  outfile: path.join(DIST, 'compile-cache.js'),
+  plugins: [throughVendor],
+});
 
 const entry = (file, text, mode) => {
   fs.mkdirSync(path.dirname(path.join(DIST, file)), { recursive: true });
   fs.writeFileSync(path.join(DIST, file), text, { mode });
 };
-entry('preload.js', `'use strict';\n// node --require sidetrace/preload app.js (src/preload.ts)\nrequire('./compile-cache.js').enableCompileCache();\nrequire('./sidetrace.js').start().startFromPreload();\n`);
-entry('register.mjs', `// node --import sidetrace/register app.mjs (src/register.mts)\nimport { createRequire } from 'node:module';\n\nconst require = createRequire(import.meta.url);\nrequire('./compile-cache.js').enableCompileCache();\nrequire('./sidetrace.js').start().startFromPreload({ esm: true });\n`);
+entry(
+  'preload.js',
+  `'use strict';\n// node --require sidetrace/preload app.js (src/preload.ts)\nrequire('./compile-cache.js').enableCompileCache();\nrequire('./sidetrace.js').start().startFromPreload();\n`,
+);
+entry(
+  'register.mjs',
+  `// node --import sidetrace/register app.mjs (src/register.mts)\nimport { createRequire } from 'node:module';\n\nconst require = createRequire(import.meta.url);\nrequire('./compile-cache.js').enableCompileCache();\nrequire('./sidetrace.js').start().startFromPreload({ esm: true });\n`,
+);
 entry('index.js', `'use strict';\n// The library API (types: dist/lib/index.d.ts).\nmodule.exports = require('./sidetrace.js').api();\n`);
 entry('cli/index.js', `#!/usr/bin/env node\n'use strict';\nrequire('../sidetrace.js').cli();\n`, 0o755);
 fs.chmodSync(path.join(LIB, 'cli', 'index.js'), 0o755);
 const kib = (f) => `${(fs.statSync(path.join(DIST, f)).size / 1024).toFixed(0)} KiB`;
-console.log(`build: dist/sidetrace.js ${kib('sidetrace.js')}, dist/vendor.js ${kib('vendor.js')} (${vendored.size} packages), dist/instrumentations/ (${INSTRUMENTATION_PACKAGES.length}), dist/lib/ unbundled`);
+console.log(
+  `build: dist/sidetrace.js ${kib('sidetrace.js')}, dist/vendor.js ${kib('vendor.js')} (${vendored.size} packages), dist/instrumentations/ (${INSTRUMENTATION_PACKAGES.length}), dist/lib/ unbundled`,
+);

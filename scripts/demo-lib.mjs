@@ -34,23 +34,37 @@ export async function startDemoApp(options) {
   const children = [];
   const stop = () => Promise.all(children.map(stopChild)).then(() => {});
   try {
-    const preview = startNode('preview', path.join(DEMO_DIR, 'preview-service.js'), preload, {
-      OTEL_SERVICE_NAME: 'sidetrace-preview',
-      ...env,
-      ...previewEnv,
-      PORT: '0',
-    }, output, onOutput);
+    const preview = startNode(
+      'preview',
+      path.join(DEMO_DIR, 'preview-service.js'),
+      preload,
+      {
+        OTEL_SERVICE_NAME: 'sidetrace-preview',
+        ...env,
+        ...previewEnv,
+        PORT: '0',
+      },
+      output,
+      onOutput,
+    );
     children.push(preview);
     const previewUrl = await preview.url;
-    const app = startNode('app', path.join(DEMO_DIR, 'app.js'), preload, {
-      OTEL_SERVICE_NAME: 'sidetrace-demo',
-      ...env,
-      ...appEnv,
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      PREVIEW_URL: previewUrl,
-    }, output, onOutput);
+    const app = startNode(
+      'app',
+      path.join(DEMO_DIR, 'app.js'),
+      preload,
+      {
+        OTEL_SERVICE_NAME: 'sidetrace-demo',
+        ...env,
+        ...appEnv,
+        PORT: String(port),
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: redisUrl,
+        PREVIEW_URL: previewUrl,
+      },
+      output,
+      onOutput,
+    );
     children.push(app);
     const appUrl = await app.url;
     return { appUrl, previewUrl, output, stop };
@@ -80,7 +94,10 @@ function startNode(name, script, preload, env, output, onOutput) {
     child.once('error', (err) => resolve({ code: null, signal: null, error: err }));
   });
   const url = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not print "listening on" within ${START_TIMEOUT_MS} ms:\n${tail(output[name])}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not print "listening on" within ${START_TIMEOUT_MS} ms:\n${tail(output[name])}`)),
+      START_TIMEOUT_MS,
+    );
     exited.then(({ code, signal, error }) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited (${error?.message ?? signal ?? code}) before listening:\n${tail(output[name])}`));
@@ -102,7 +119,12 @@ function startNode(name, script, preload, env, output, onOutput) {
 }
 
 function tail(lines) {
-  return lines.slice(-20).map((l) => `  ${l}`).join('\n') || '  (no output)';
+  return (
+    lines
+      .slice(-20)
+      .map((l) => `  ${l}`)
+      .join('\n') || '  (no output)'
+  );
 }
 
 /** SIGTERM (the preload flushes and exits), then SIGKILL after STOP_TIMEOUT_MS. */

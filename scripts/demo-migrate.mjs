@@ -80,7 +80,9 @@ function startNode(name, script, env) {
 async function startTracingStack() {
   const lib = path.join(ROOT, 'scripts', 'stack-lib.mjs');
   if (!fs.existsSync(lib)) {
-    say(`scripts/stack-lib.mjs not found: no local Jaeger; spans go to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT || 'the default OTLP endpoint (http://localhost:4318)'}`);
+    say(
+      `scripts/stack-lib.mjs not found: no local Jaeger; spans go to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT || 'the default OTLP endpoint (http://localhost:4318)'}`,
+    );
     return undefined;
   }
   const { startStack } = await import(lib);

@@ -50,7 +50,9 @@ async function exampleTraceId(jaegerUrl, signal, ms = 20_000) {
   const client = new JaegerClient(jaegerUrl, { timeoutMs: 2_000 });
   const deadline = Date.now() + ms;
   while (Date.now() < deadline && !signal.aborted) {
-    const [trace] = await client.search({ service: 'sidetrace-demo', operation: 'GET /projects/:id', limit: 1, startMicros: (Date.now() - 600_000) * 1_000 }).catch(() => []);
+    const [trace] = await client
+      .search({ service: 'sidetrace-demo', operation: 'GET /projects/:id', limit: 1, startMicros: (Date.now() - 600_000) * 1_000 })
+      .catch(() => []);
     if (trace) return trace[0].traceId;
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -56,7 +56,11 @@ function refusal(status, errors, accountId) {
   if (status === 401 || /BAD_API_KEY|UNAUTHENTICATED/.test(codes) || /api.?key/i.test(text)) {
     return `NerdGraph rejected NEW_RELIC_USER_API_KEY (${text}); use a User key (NRAK-…) of a user in account ${accountId}`;
   }
-  if (status === 403 || /FORBIDDEN|ACCESS_DENIED|INVALID_ACCOUNT|NOT_AUTHORIZED/i.test(codes) || /account|access denied|forbidden|not authori[sz]ed/i.test(text)) {
+  if (
+    status === 403 ||
+    /FORBIDDEN|ACCESS_DENIED|INVALID_ACCOUNT|NOT_AUTHORIZED/i.test(codes) ||
+    /account|access denied|forbidden|not authori[sz]ed/i.test(text)
+  ) {
     return `NerdGraph refused account NEW_RELIC_ACCOUNT_ID=${accountId} (${text}); check the id and that the key's user can reach that account`;
   }
   return `NerdGraph answered with an error: ${text}`;
@@ -106,7 +110,7 @@ export async function upsertDashboard(api, dashboard) {
 /** Reads the environment and the files; throws DashboardError on bad input. */
 export function readSettings(env, files) {
   const apiKey = env.NEW_RELIC_USER_API_KEY?.trim();
-  if (!apiKey) throw new DashboardError('NEW_RELIC_USER_API_KEY is not set; create a User key (NRAK-…) in New Relic\'s API keys page');
+  if (!apiKey) throw new DashboardError("NEW_RELIC_USER_API_KEY is not set; create a User key (NRAK-…) in New Relic's API keys page");
   const rawAccount = env.NEW_RELIC_ACCOUNT_ID?.trim() ?? '';
   const accountId = Number(rawAccount);
   if (!/^[1-9][0-9]{0,11}$/.test(rawAccount) || !Number.isSafeInteger(accountId)) {
@@ -118,7 +122,13 @@ export function readSettings(env, files) {
   } catch {
     throw new DashboardError(`NEW_RELIC_NERDGRAPH_URL=${JSON.stringify(url)} is not an http(s) URL`);
   }
-  const paths = files.length ? files : fs.readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(DASHBOARD_DIR, f));
+  const paths = files.length
+    ? files
+    : fs
+        .readdirSync(DASHBOARD_DIR)
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => path.join(DASHBOARD_DIR, f));
   const dashboards = paths.map((p) => {
     let d;
     try {

@@ -65,7 +65,10 @@ function findPostgres() {
   // Debian keeps the server binaries off PATH, one directory per major version.
   const root = '/usr/lib/postgresql';
   const versions = fs.existsSync(root)
-    ? fs.readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+    ? fs
+        .readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
     : [];
   for (const v of versions) {
     const bin = path.join(root, v, 'bin');
@@ -73,9 +76,7 @@ function findPostgres() {
       return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres') };
     }
   }
-  throw new Error(
-    `PostgreSQL not found (initdb/postgres on PATH or in ${root}/*/bin; needed because DATABASE_URL is not set): ${INSTALL_HINT}`,
-  );
+  throw new Error(`PostgreSQL not found (initdb/postgres on PATH or in ${root}/*/bin; needed because DATABASE_URL is not set): ${INSTALL_HINT}`);
 }
 
 /** PostgreSQL refuses to run as root: use the Debian `postgres` user, else create an unprivileged one. */
@@ -119,11 +120,7 @@ async function startPostgres(bin, owned, log) {
     fs.chownSync(dir, user.uid, user.gid);
   }
   const data = path.join(dir, 'data');
-  const init = await run(
-    bin.initdb,
-    ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'],
-    { ...ids, cwd: dir },
-  );
+  const init = await run(bin.initdb, ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync'], { ...ids, cwd: dir });
   if (init.code !== 0) throw new Error(`initdb failed (exit ${init.code}): ${lastLine(init.output)}`);
 
   // A free port can be taken between probing and binding: retry a few times.
@@ -132,10 +129,21 @@ async function startPostgres(bin, owned, log) {
     const child = owned.spawn(
       bin.postgres,
       [
-        '-D', data, '-p', String(port), '-k', dir,
-        '-c', 'listen_addresses=127.0.0.1',
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        dir,
+        '-c',
+        'listen_addresses=127.0.0.1',
         // Throwaway data: durability buys nothing here and costs test time.
-        '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
       ],
       { ...ids, cwd: dir },
       'SIGINT', // fast shutdown: does not wait for clients to disconnect
@@ -260,7 +268,10 @@ class OwnedProcesses {
   /** A shell loop that outlives a SIGKILLed parent just long enough to kill our servers and remove the temp dir. */
   armWatchdog() {
     this.watchdog?.kill('SIGKILL');
-    const pids = this.children.map((c) => c.child.pid).filter(Boolean).join(' ');
+    const pids = this.children
+      .map((c) => c.child.pid)
+      .filter(Boolean)
+      .join(' ');
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -9 ${pids} 2>/dev/null; rm -rf '${this.dir}'`;
     this.watchdog = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });
     this.watchdog.unref();

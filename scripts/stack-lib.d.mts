@@ -9,8 +9,18 @@ export declare const COLLECTOR_ENTRYPOINT: string;
 export declare const JAEGER_CONFIG_FILE: string;
 export declare const JAEGER_CLUSTER_CONFIG_FILES: string[];
 export type PortName =
-  | 'otlpGrpc' | 'otlpHttp' | 'collectorHealth' | 'collectorMetrics' | 'spanMetrics'
-  | 'jaegerOtlpGrpc' | 'jaegerOtlpHttp' | 'jaegerThriftHttp' | 'jaegerQueryHttp' | 'jaegerQueryGrpc' | 'jaegerHealth' | 'jaegerMetrics';
+  | 'otlpGrpc'
+  | 'otlpHttp'
+  | 'collectorHealth'
+  | 'collectorMetrics'
+  | 'spanMetrics'
+  | 'jaegerOtlpGrpc'
+  | 'jaegerOtlpHttp'
+  | 'jaegerThriftHttp'
+  | 'jaegerQueryHttp'
+  | 'jaegerQueryGrpc'
+  | 'jaegerHealth'
+  | 'jaegerMetrics';
 export declare const PORTS: Record<PortName, { service: 'collector' | 'jaeger'; env: string; default: number }>;
 export declare const TIER: { sidecars: number; gateways: number; step: number };
 export type GatewayPortName = 'otlpGrpc' | 'health' | 'metrics';

@@ -80,7 +80,14 @@ export const JAEGER_STORAGES = ['badger', 'memory'];
 /** Passed through from the caller's environment to the collector. */
 export const NEW_RELIC_ENV = ['NEW_RELIC_LICENSE_KEY', 'NEW_RELIC_OTLP_ENDPOINT'];
 /** Prefixes of the caller's variables passed to the collectors and Jaeger as overrides (memory limits, queue size, sampling…). */
-const PASSED_PREFIXES = ['SIDETRACE_COLLECTOR_', 'SIDETRACE_SPANMETRICS_', 'SIDETRACE_NEW_RELIC_', 'SIDETRACE_JAEGER_', 'SIDETRACE_GATEWAY_', 'SIDETRACE_TAIL_'];
+const PASSED_PREFIXES = [
+  'SIDETRACE_COLLECTOR_',
+  'SIDETRACE_SPANMETRICS_',
+  'SIDETRACE_NEW_RELIC_',
+  'SIDETRACE_JAEGER_',
+  'SIDETRACE_GATEWAY_',
+  'SIDETRACE_TAIL_',
+];
 const PASSED_PLAIN = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'GOMEMLIMIT', 'GOMAXPROCS', ...NEW_RELIC_ENV];
 
 const LOOPBACK = '127.0.0.1';
@@ -141,7 +148,8 @@ export async function startStack(options = {}) {
 
   // Default (the developer's stack): state and logs under .stack/, kept across runs so the
   // New Relic queue and Jaeger's traces survive a restart. Free ports (tests): a temp dir removed on stop().
-  const tempDir = freePorts && !(options.storageDir && options.logDir && options.jaegerDataDir) ? fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-stack-')) : undefined;
+  const tempDir =
+    freePorts && !(options.storageDir && options.logDir && options.jaegerDataDir) ? fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-stack-')) : undefined;
   const stateDir = tempDir ?? path.join(REPO_ROOT, '.stack');
   const storageDir = options.storageDir ?? path.join(stateDir, 'collector-storage');
   const logDir = options.logDir ?? path.join(stateDir, 'logs');
@@ -206,7 +214,9 @@ export async function startStack(options = {}) {
     });
     const handle = {
       name,
-      get pid() { return service.child?.pid; },
+      get pid() {
+        return service.child?.pid;
+      },
       logFile,
       env: () => envNow(),
       running: () => service.running(),
@@ -258,7 +268,11 @@ export async function startStack(options = {}) {
       if (spec.service !== 'collector') continue;
       own[name] = i === 0 ? ports[name] : freePorts ? await freePort() : ports[name] + TIER.step * i;
     }
-    const sidecarEnv = Object.fromEntries(Object.entries(PORTS).filter(([, spec]) => spec.service === 'collector').map(([name, spec]) => [spec.env, String(own[name])]));
+    const sidecarEnv = Object.fromEntries(
+      Object.entries(PORTS)
+        .filter(([, spec]) => spec.service === 'collector')
+        .map(([name, spec]) => [spec.env, String(own[name])]),
+    );
     if (gateway) sidecarEnv[GATEWAY_ENDPOINTS_ENV] = endpoints;
     const sc = collectorService(
       gateway ? `sidecar-${i + 1}` : 'collector',
@@ -301,8 +315,18 @@ export async function startStack(options = {}) {
     binaries: bins,
     newRelic: Boolean(newRelicKey),
     newRelicEndpoint: first.handle.env().NEW_RELIC_OTLP_ENDPOINT ?? 'https://otlp.nr-data.net',
-    collector: { get pid() { return first.handle.pid; }, logFile: first.handle.logFile },
-    jaeger: { get pid() { return jaeger.child?.pid; }, logFile: jaeger.logFile },
+    collector: {
+      get pid() {
+        return first.handle.pid;
+      },
+      logFile: first.handle.logFile,
+    },
+    jaeger: {
+      get pid() {
+        return jaeger.child?.pid;
+      },
+      logFile: jaeger.logFile,
+    },
     // Object.assign keeps the handles' pid getters live across restarts.
     sidecars: sidecars.map((s) => Object.assign(s.handle, s.urls)),
     gateways: gateways.map((g) => Object.assign(g.handle, g.urls)),
@@ -387,7 +411,9 @@ class Service {
         const logLines = readTail(this.logFile, 8_000).trim().split('\n');
         // The collector and Jaeger end a failed start with one "Error: …" line: that is the reason.
         const reason = logLines.findLast((l) => l.startsWith('Error: ')) ?? logLines.slice(-8).join('\n');
-        throw new Error(`${this.name} exited during startup (${how.error?.message ?? `code ${how.code}, signal ${how.signal}`}): ${reason} (log: ${this.logFile})`);
+        throw new Error(
+          `${this.name} exited during startup (${how.error?.message ?? `code ${how.code}, signal ${how.signal}`}): ${reason} (log: ${this.logFile})`,
+        );
       }
       try {
         const res = await fetch(this.healthUrl, { signal: AbortSignal.timeout(1_000) });
@@ -437,7 +463,10 @@ class OwnedProcesses {
   /** A shell loop that outlives a SIGKILLed parent just long enough to stop our children. */
   armWatchdog() {
     this.watchdog?.kill('SIGKILL');
-    const pids = this.services.map((s) => s.child?.pid).filter(Boolean).join(' ');
+    const pids = this.services
+      .map((s) => s.child?.pid)
+      .filter(Boolean)
+      .join(' ');
     const rm = this.tempDir ? `; rm -rf '${this.tempDir}'` : '';
     const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill ${pids} 2>/dev/null; sleep 5; kill -9 ${pids} 2>/dev/null${rm}`;
     this.watchdog = spawn('sh', ['-c', script], { stdio: 'ignore', detached: true });

@@ -33,10 +33,16 @@ async function main() {
   }
   const local = (url) => url.replace('//127.0.0.1:', '//localhost:');
   const sidecars = stack.sidecars.map(
-    (s) => `  ${s.name.padEnd(18)} OTLP/HTTP ${local(s.otlpHttpUrl)}, gRPC ${local(s.otlpGrpcUrl)}; health ${local(s.collectorHealthUrl)}, own metrics ${local(s.collectorMetricsUrl)}, span metrics ${local(s.spanMetricsUrl)}`,
+    (s) =>
+      `  ${s.name.padEnd(18)} OTLP/HTTP ${local(s.otlpHttpUrl)}, gRPC ${local(s.otlpGrpcUrl)}; health ${local(s.collectorHealthUrl)}, own metrics ${local(s.collectorMetricsUrl)}, span metrics ${local(s.spanMetricsUrl)}`,
   );
-  const gateways = stack.gateways.map((g) => `  ${g.name.padEnd(18)} OTLP/gRPC ${g.otlpGrpcEndpoint} (from the sidecars); health ${local(g.healthUrl)}, own metrics ${local(g.metricsUrl)}`);
-  const logs = [...stack.sidecars, ...stack.gateways].map((c) => c.logFile).concat(stack.jaeger.logFile).join(', ');
+  const gateways = stack.gateways.map(
+    (g) => `  ${g.name.padEnd(18)} OTLP/gRPC ${g.otlpGrpcEndpoint} (from the sidecars); health ${local(g.healthUrl)}, own metrics ${local(g.metricsUrl)}`,
+  );
+  const logs = [...stack.sidecars, ...stack.gateways]
+    .map((c) => c.logFile)
+    .concat(stack.jaeger.logFile)
+    .join(', ');
   console.log(`
 sidetrace stack is running (listening on 127.0.0.1 only)
   Jaeger query API   ${local(stack.jaegerUrl)}/api/services, /api/traces?service=NAME

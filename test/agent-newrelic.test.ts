@@ -222,7 +222,12 @@ test('agent mode without a license key: one line, the app serves untraced, the a
     assert.equal(c.modules.newrelic, false);
     const lines = sidetraceLines(app.stderr());
     assert.equal(lines.length, 1, app.stderr());
-    assert.match(lines[0], env.NEW_RELIC_ENABLED ? /NEW_RELIC_ENABLED=false; the New Relic agent is not loaded/ : /NEW_RELIC_LICENSE_KEY is not set .*not loaded and the app runs untraced/);
+    assert.match(
+      lines[0],
+      env.NEW_RELIC_ENABLED
+        ? /NEW_RELIC_ENABLED=false; the New Relic agent is not loaded/
+        : /NEW_RELIC_LICENSE_KEY is not set .*not loaded and the app runs untraced/,
+    );
     assert.equal(app.stderr().split('\n').filter(Boolean).length, 1, app.stderr());
     await app.stop();
   }
@@ -247,11 +252,29 @@ test('sidetrace deploy under the agent: the deploy and a step run in another pro
   const dump = path.join(tmp, 'deploy-dump.json');
   const stepDump = path.join(tmp, 'step-dump.json');
   // The deploy wraps `sidetrace deploy step migrate -- <command>`: a second process, under the agent too, joining through TRACEPARENT.
-  const step = ['env', `NR_DUMP_FILE=${stepDump}`, process.execPath, '--require', COLLECTED, CLI, 'deploy', 'step', 'migrate', '--', process.execPath, '-e', 'console.log("child " + process.env.TRACEPARENT)'];
-  const r = await run(process.execPath, ['--require', COLLECTED, CLI, 'deploy', '--service', 'nr-cli-shop', '--version', 'v7', '--environment', 'production', '--', ...step], {
-    env: agentEnv({ NEW_RELIC_APP_NAME: 'nr-cli', NR_DUMP_FILE: dump }),
-    timeoutMs: 60_000,
-  });
+  const step = [
+    'env',
+    `NR_DUMP_FILE=${stepDump}`,
+    process.execPath,
+    '--require',
+    COLLECTED,
+    CLI,
+    'deploy',
+    'step',
+    'migrate',
+    '--',
+    process.execPath,
+    '-e',
+    'console.log("child " + process.env.TRACEPARENT)',
+  ];
+  const r = await run(
+    process.execPath,
+    ['--require', COLLECTED, CLI, 'deploy', '--service', 'nr-cli-shop', '--version', 'v7', '--environment', 'production', '--', ...step],
+    {
+      env: agentEnv({ NEW_RELIC_APP_NAME: 'nr-cli', NR_DUMP_FILE: dump }),
+      timeoutMs: 60_000,
+    },
+  );
   assert.equal(r.code, 0, r.stderr);
   const c = JSON.parse(fs.readFileSync(dump, 'utf8')) as Collected;
   const s = JSON.parse(fs.readFileSync(stepDump, 'utf8')) as Collected;

@@ -27,11 +27,7 @@ const NR_OFF_LINE = 'sidetrace collector: New Relic export is off';
 const ROOT = path.resolve(__dirname, '..');
 
 /** A real SDK pipeline to the collector: BatchSpanProcessor → OTLP/HTTP protobuf (or any exporter). */
-async function sendSpans(
-  exporter: SpanExporter,
-  resource: Attributes,
-  build: (tracer: Tracer) => void,
-): Promise<void> {
+async function sendSpans(exporter: SpanExporter, resource: Attributes, build: (tracer: Tracer) => void): Promise<void> {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes(resource),
     spanProcessors: [new BatchSpanProcessor(exporter, { maxExportBatchSize: 2048, maxQueueSize: 4096, scheduledDelayMillis: 60_000 })],
@@ -110,15 +106,18 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
   });
 
   /** Waits for a span set at the New Relic stand-in; the message lists what did arrive. */
-  const atNewRelic = (ids: Set<string>, timeoutMs = 20_000) =>
-    newRelic.waitForSpans((s) => ids.has(s.spanId), { count: ids.size, timeoutMs });
+  const atNewRelic = (ids: Set<string>, timeoutMs = 20_000) => newRelic.waitForSpans((s) => ids.has(s.spanId), { count: ids.size, timeoutMs });
 
   const inJaeger = (traceId: string, count: number, timeoutMs = 20_000) =>
-    waitFor(() => jaegerTrace(stack.jaegerUrl, traceId), (spans) => spans.length >= count, {
-      timeoutMs,
-      what: `${count} span(s) of trace ${traceId} in Jaeger`,
-      describe: (spans) => spans.map((s) => s.name).join(', '),
-    });
+    waitFor(
+      () => jaegerTrace(stack.jaegerUrl, traceId),
+      (spans) => spans.length >= count,
+      {
+        timeoutMs,
+        what: `${count} span(s) of trace ${traceId} in Jaeger`,
+        describe: (spans) => spans.map((s) => s.name).join(', '),
+      },
+    );
 
   test('validate passes on every shipped config set (with and without the New Relic overlay)', () => {
     const cfg = (f: string) => ['--config', path.join(COLLECTOR_DIR, f)];
@@ -136,10 +135,14 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       assert.equal(r.status, 0, `validate ${set.join(' + ')}: ${r.stderr}`);
     }
     // A broken config fails validation: validate really parses the OTTL.
-    const broken = spawnSync(bins.otelcolBin, ['validate', '--config', 'yaml:processors::filter/noise::trace_conditions: ["NoSuchFunction(span.name)"]', ...cfg('otel-collector.yaml')], {
-      env: { PATH: process.env.PATH },
-      encoding: 'utf8',
-    });
+    const broken = spawnSync(
+      bins.otelcolBin,
+      ['validate', '--config', 'yaml:processors::filter/noise::trace_conditions: ["NoSuchFunction(span.name)"]', ...cfg('otel-collector.yaml')],
+      {
+        env: { PATH: process.env.PATH },
+        encoding: 'utf8',
+      },
+    );
     assert.notEqual(broken.status, 0, 'an unknown OTTL function must fail validation');
 
     // The entrypoint (compose and the local stack) picks the set: the overlay only with a key.
@@ -161,7 +164,8 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     const kinds = ['receivers', 'processors', 'exporters', 'connectors', 'extensions'] as const;
     for (const kind of kinds) {
       const used = new Set<string>();
-      for (const f of COLLECTOR_CONFIG_FILES) for (const id of Object.keys(YAML.parse(fs.readFileSync(path.join(COLLECTOR_DIR, f), 'utf8'))[kind] ?? {})) used.add(id.split('/')[0]);
+      for (const f of COLLECTOR_CONFIG_FILES)
+        for (const id of Object.keys(YAML.parse(fs.readFileSync(path.join(COLLECTOR_DIR, f), 'utf8'))[kind] ?? {})) used.add(id.split('/')[0]);
       assert.deepEqual(new Set(built[kind].map((c: { name: string }) => c.name)), used, `built ${kind} = ${kind} the configs use`);
     }
 
@@ -180,7 +184,10 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
         attributes: { 'http.request.method': 'GET', 'http.route': '/users/:id', 'url.path': '/users/42', 'http.response.status_code': 200 },
       });
       traceId = server.spanContext().traceId;
-      const db = child(tracer, server, 'SELECT app.users', SpanKind.CLIENT, { 'db.system.name': 'postgresql', 'db.query.text': 'SELECT * FROM users WHERE id = $1' });
+      const db = child(tracer, server, 'SELECT app.users', SpanKind.CLIENT, {
+        'db.system.name': 'postgresql',
+        'db.query.text': 'SELECT * FROM users WHERE id = $1',
+      });
       const render = child(tracer, server, 'render profile', SpanKind.INTERNAL, { 'profile.blob': long });
       render.addEvent('cache dump', { dump: long });
       const out = child(tracer, render, 'GET', SpanKind.CLIENT, { 'url.full': 'http://preview.internal/render?id=42' });
@@ -211,7 +218,7 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     const nrRender = nr.find((s) => s.name === 'render profile')!;
     const truncated = String(nrRender.attributes['profile.blob']);
     assert.equal(truncated.length, 4095, 'truncated to 4095 characters for New Relic');
-    assert.ok(long.startsWith(truncated), 'truncation keeps the value\'s start');
+    assert.ok(long.startsWith(truncated), "truncation keeps the value's start");
     assert.equal(String(nrRender.events.find((e) => e.name === 'cache dump')?.attributes.dump).length, 4095, 'span event attributes too');
     assert.equal(String(nrRender.resource['process.command_line']).length, 4095, 'resource attributes too');
     assert.equal(nr.find((s) => s.name === 'SELECT app.users')!.parentSpanId, server.spanId);
@@ -251,7 +258,11 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       };
       // Every default ignore path of the SDK (src/config/defaults.ts), as url.path: the collector's copy drops the same.
       for (const pattern of DEFAULT_IGNORE_PATHS) {
-        const p = pattern.startsWith('*.') ? `/img/x/file${pattern.slice(1).toUpperCase()}` : pattern.endsWith('*') ? `${pattern.slice(0, -1)}app/main.bundle` : pattern;
+        const p = pattern.startsWith('*.')
+          ? `/img/x/file${pattern.slice(1).toUpperCase()}`
+          : pattern.endsWith('*')
+            ? `${pattern.slice(0, -1)}app/main.bundle`
+            : pattern;
         end(server(`GET ${p}`, { 'url.path': p, 'http.response.status_code': 200 }), false, `url.path ${p}`);
       }
       end(server('GET /healthz/', { 'http.route': '/healthz/' }), false, 'http.route /healthz/');
@@ -289,10 +300,17 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     const jaeger = await inJaeger(traceId, kept.length);
     const nr = newRelic.spans.filter((s) => s.traceId === traceId);
     const describeDropped = (ids: Set<string>) => dropped.filter((d) => ids.has(d.id)).map((d) => d.why);
-    for (const [backend, spans] of [['Jaeger', jaeger], ['New Relic', nr]] as const) {
+    for (const [backend, spans] of [
+      ['Jaeger', jaeger],
+      ['New Relic', nr],
+    ] as const) {
       const got = idsOf(spans);
       assert.deepEqual(describeDropped(got), [], `${backend} got spans the noise filter should drop`);
-      assert.deepEqual(kept.filter((id) => !got.has(id)), [], `${backend} lost spans that carry information: ${spans.map((s) => s.name).join(', ')}`);
+      assert.deepEqual(
+        kept.filter((id) => !got.has(id)),
+        [],
+        `${backend} lost spans that carry information: ${spans.map((s) => s.name).join(', ')}`,
+      );
     }
   });
 
@@ -347,7 +365,8 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       assert.deepEqual(headers, ['http.request.header.accept'], `${backend}: only harmless headers remain`);
       const all = JSON.stringify(list);
       for (const p of DEFAULT_REDACTED_QUERY_PARAMS) assert.ok(!all.includes(secret(p)), `${backend}: ${p}'s value left the collector`);
-      for (const leak of ['pa55word', 'hunter2', 'Bearer abc', 'sid=42', 'k-123', 'tok-9', 'Zm9vOmJhcg']) assert.ok(!all.includes(leak), `${backend}: ${leak} leaked`);
+      for (const leak of ['pa55word', 'hunter2', 'Bearer abc', 'sid=42', 'k-123', 'tok-9', 'Zm9vOmJhcg'])
+        assert.ok(!all.includes(leak), `${backend}: ${leak} leaked`);
     }
   });
 
@@ -375,13 +394,31 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     assert.ok(ok, JSON.stringify(calls));
     assert.equal(ok.value, 2);
     assert.deepEqual(
-      { route: ok.labels.http_route, method: ok.labels.http_request_method, version: ok.labels.service_version, env: ok.labels.deployment_environment_name, kind: ok.labels.span_kind, status: ok.labels.status_code, name: ok.labels.span_name },
-      { route: '/projects/:id', method: 'GET', version: '7.0.1', env: 'test', kind: 'SPAN_KIND_SERVER', status: 'STATUS_CODE_UNSET', name: 'GET /projects/:id' },
+      {
+        route: ok.labels.http_route,
+        method: ok.labels.http_request_method,
+        version: ok.labels.service_version,
+        env: ok.labels.deployment_environment_name,
+        kind: ok.labels.span_kind,
+        status: ok.labels.status_code,
+        name: ok.labels.span_name,
+      },
+      {
+        route: '/projects/:id',
+        method: 'GET',
+        version: '7.0.1',
+        env: 'test',
+        kind: 'SPAN_KIND_SERVER',
+        status: 'STATUS_CODE_UNSET',
+        name: 'GET /projects/:id',
+      },
     );
     assert.equal(sum(samples, 'traces_span_metrics_calls_total', { service_name: service, status_code: 'STATUS_CODE_ERROR' }), 1);
     assert.equal(sum(samples, 'traces_span_metrics_calls_total', { service_name: service, http_route: '/up' }), 0, 'noise is not counted');
     assert.equal(sum(samples, 'traces_span_metrics_duration_milliseconds_count', { service_name: service }), 3);
-    assert.ok(samples.some((s) => s.name === 'traces_span_metrics_duration_milliseconds_bucket' && s.labels.service_name === service && s.labels.le === '+Inf'));
+    assert.ok(
+      samples.some((s) => s.name === 'traces_span_metrics_duration_milliseconds_bucket' && s.labels.service_name === service && s.labels.le === '+Inf'),
+    );
   });
 
   test('OTEL_TRACES_EXPORTER=jaeger: the Jaeger exporter (thrift over HTTP, no collector) reaches the real Jaeger', async () => {
@@ -404,7 +441,7 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     assert.equal(server.attributes['service.version'] ?? server.resource['service.version'], '9.9.9');
   });
 
-  test('OTEL_TRACES_EXPORTER=jaeger through the preload: an app\'s spans reach the real Jaeger', async () => {
+  test("OTEL_TRACES_EXPORTER=jaeger through the preload: an app's spans reach the real Jaeger", async () => {
     const service = uniqueService('preload-thrift');
     const script = [
       "const api = require('@opentelemetry/api');",
@@ -428,10 +465,14 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     child.stderr.on('data', (d) => (output += d));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 0, output);
-    const spans = await waitFor(() => jaegerServiceSpans(stack.jaegerUrl, service), (all) => all.length >= 2, {
-      what: `the preload's spans for ${service} in Jaeger`,
-      describe: (all) => `${all.map((s) => s.name).join(', ')}; app output: ${output}`,
-    });
+    const spans = await waitFor(
+      () => jaegerServiceSpans(stack.jaegerUrl, service),
+      (all) => all.length >= 2,
+      {
+        what: `the preload's spans for ${service} in Jaeger`,
+        describe: (all) => `${all.map((s) => s.name).join(', ')}; app output: ${output}`,
+      },
+    );
     const checkout = spans.find((s) => s.name === 'checkout');
     assert.ok(checkout);
     assert.equal(spans.find((s) => s.name === 'charge card')?.parentId, checkout.spanId);
@@ -515,11 +556,13 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       await atNewRelic(new Set([...before, ...afterRestart]), 90_000);
       assert.deepEqual(newRelic.violations, []);
       await waitFor(queued, (n) => n === 0, { what: 'the New Relic queue to drain' });
-      t.diagnostic(`${signal}: queued ${bytesQueued} bytes before, ${bytesAfterRestart} after the restart; all delivered ${Date.now() - backAt} ms after New Relic came back`);
+      t.diagnostic(
+        `${signal}: queued ${bytesQueued} bytes before, ${bytesAfterRestart} after the restart; all delivered ${Date.now() - backAt} ms after New Relic came back`,
+      );
     });
   }
 
-  test('past the persistent queue\'s size, New Relic refuses new spans (counted) while Jaeger still gets them', async (t) => {
+  test("past the persistent queue's size, New Relic refuses new spans (counted) while Jaeger still gets them", async (t) => {
     const service = uniqueService('overflow');
     const metric = async (name: string) => sum(await scrape(stack.collectorMetricsUrl), name, { exporter: 'otlp_http/newrelic' });
     // A queue of 4 KiB: a couple of small traces fill it.
@@ -536,16 +579,26 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
         });
         await inJaeger(traces[round], 5);
       }
-      const failed = await waitFor(() => metric('otelcol_exporter_enqueue_failed_spans'), (n) => n > 0, { what: 'enqueue failures to be counted' });
+      const failed = await waitFor(
+        () => metric('otelcol_exporter_enqueue_failed_spans'),
+        (n) => n > 0,
+        { what: 'enqueue failures to be counted' },
+      );
       const queuedBytes = await metric('otelcol_exporter_queue_size');
       assert.ok(queuedBytes <= 4096, `the queue stays within its size (${queuedBytes} bytes)`);
       newRelic.setMode('ok');
       // What the queue held is still delivered; what it refused is gone, and counted.
-      await waitFor(() => metric('otelcol_exporter_queue_size'), (n) => n === 0, { what: 'the queue to drain', timeoutMs: 60_000 });
+      await waitFor(
+        () => metric('otelcol_exporter_queue_size'),
+        (n) => n === 0,
+        { what: 'the queue to drain', timeoutMs: 60_000 },
+      );
       const delivered = newRelic.spans.filter((s) => traces.includes(s.traceId)).length;
       assert.ok(delivered > 0, 'what the queue held was delivered');
       assert.equal(delivered + failed, traces.length * 5, `every span is either delivered (${delivered}) or counted as refused (${failed})`);
-      t.diagnostic(`queue of 4096 bytes, New Relic down, 8 traces of 5 spans: ${delivered} delivered after recovery, ${failed} refused and counted in otelcol_exporter_enqueue_failed_spans; Jaeger got all 40`);
+      t.diagnostic(
+        `queue of 4096 bytes, New Relic down, 8 traces of 5 spans: ${delivered} delivered after recovery, ${failed} refused and counted in otelcol_exporter_enqueue_failed_spans; Jaeger got all 40`,
+      );
     } finally {
       newRelic.setMode('ok');
       await stack.restartCollector({ env: { SIDETRACE_NEW_RELIC_QUEUE_BYTES: '268435456' } });
@@ -585,7 +638,10 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       const steady = new Map(statuses);
       let peakRss = 0;
       const sampler = setInterval(() => {
-        scrape(small.collectorMetricsUrl).then((m) => (peakRss = Math.max(peakRss, sum(m, 'otelcol_process_memory_rss'))), () => {});
+        scrape(small.collectorMetricsUrl).then(
+          (m) => (peakRss = Math.max(peakRss, sum(m, 'otelcol_process_memory_rss'))),
+          () => {},
+        );
       }, 250);
       // 10×: 20,000 spans/s, in 2 s rounds until the limiter has refused some (at most 20 s). A burst meets a
       // slow backend in practice: Jaeger is paused (SIGSTOP) meanwhile, so the collector holds what it accepted
@@ -604,12 +660,23 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
       const ok = statuses.get('200') ?? 0;
       const refused = statuses.get('503') ?? 0;
       assert.ok(refused > 0, `the memory limiter refused part of the burst (answers: ${JSON.stringify([...statuses])})`);
-      assert.deepEqual([...statuses.keys()].filter((s) => s !== '200' && s !== '503'), [], 'every request was answered: accepted or 503 (retry later)');
+      assert.deepEqual(
+        [...statuses.keys()].filter((s) => s !== '200' && s !== '503'),
+        [],
+        'every request was answered: accepted or 503 (retry later)',
+      );
       // The collector's own metrics count exactly what the clients were told.
       const metrics = await waitFor(
         () => scrape(small.collectorMetricsUrl),
         (m) => sum(m, 'otelcol_receiver_accepted_spans') === ok * SPANS_PER_REQUEST && sum(m, 'otelcol_receiver_refused_spans') === refused * SPANS_PER_REQUEST,
-        { what: 'receiver metrics matching the answers', describe: (m) => m.filter((s) => s.name.startsWith('otelcol_receiver')).map((s) => `${s.name}=${s.value}`).join(' ') },
+        {
+          what: 'receiver metrics matching the answers',
+          describe: (m) =>
+            m
+              .filter((s) => s.name.startsWith('otelcol_receiver'))
+              .map((s) => `${s.name}=${s.value}`)
+              .join(' '),
+        },
       );
       // And it keeps exporting once the burst is over.
       let sentinel = '';
@@ -618,7 +685,11 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
         sentinel = s.spanContext().traceId;
         s.end();
       });
-      await waitFor(() => jaegerTrace(small.jaegerUrl, sentinel), (spans) => spans.length === 1, { what: 'a span sent after the burst in Jaeger', timeoutMs: 30_000 });
+      await waitFor(
+        () => jaegerTrace(small.jaegerUrl, sentinel),
+        (spans) => spans.length === 1,
+        { what: 'a span sent after the burst in Jaeger', timeoutMs: 30_000 },
+      );
       t.diagnostic(
         `steady 3 s at 2,000 spans/s: ${JSON.stringify([...steady])}; burst at 20,000 spans/s: ${ok - (steady.get('200') ?? 0)} requests accepted, ${refused - (steady.get('503') ?? 0)} refused (503); ` +
           `collector metrics: accepted ${sum(metrics, 'otelcol_receiver_accepted_spans')} spans, refused ${sum(metrics, 'otelcol_receiver_refused_spans')}, ` +

@@ -76,7 +76,7 @@ const mounts = (service: string): Mount[] =>
 const dockerfileEnv = (name: string) => dockerfile.match(new RegExp(`\\b${name}=(\\S+)`))?.[1];
 
 describe('docker-compose.yml runs what the local stack runs', () => {
-  test('stack-lib\'s port table matches the variables and defaults in the config files', () => {
+  test("stack-lib's port table matches the variables and defaults in the config files", () => {
     for (const [name, spec] of Object.entries(PORTS)) {
       const refs = spec.service === 'collector' ? collectorRefs : jaegerRefs;
       assert.ok(refs.has(spec.env), `${name}: ${spec.env} is read by the ${spec.service} config`);
@@ -85,8 +85,10 @@ describe('docker-compose.yml runs what the local stack runs', () => {
     // …and every *_PORT variable the configs read is in the table (none is left to its default by accident).
     const tablePorts = new Set(Object.values(PORTS).map((p) => p.env));
     // SIDETRACE_GATEWAY_PORT is the gateways' port as a sidecar dials it, not a listener.
-    for (const name of [...collectorRefs.keys(), ...jaegerRefs.keys()].filter((n) => n.endsWith('_PORT') && n !== 'SIDETRACE_GATEWAY_PORT')) assert.ok(tablePorts.has(name), `${name} is in stack-lib's PORTS`);
-    for (const name of [COLLECTOR_HOST_ENV, JAEGER_ENDPOINT_ENV, STORAGE_DIR_ENV, ...NEW_RELIC_ENV]) assert.ok(collectorRefs.has(name), `${name} is read by the collector config`);
+    for (const name of [...collectorRefs.keys(), ...jaegerRefs.keys()].filter((n) => n.endsWith('_PORT') && n !== 'SIDETRACE_GATEWAY_PORT'))
+      assert.ok(tablePorts.has(name), `${name} is in stack-lib's PORTS`);
+    for (const name of [COLLECTOR_HOST_ENV, JAEGER_ENDPOINT_ENV, STORAGE_DIR_ENV, ...NEW_RELIC_ENV])
+      assert.ok(collectorRefs.has(name), `${name} is read by the collector config`);
     assert.ok(jaegerRefs.has(JAEGER_HOST_ENV));
   });
 
@@ -129,23 +131,34 @@ describe('docker-compose.yml runs what the local stack runs', () => {
       for (const p of ports) {
         assert.ok(p.env in env, `${p.env} is set`);
         const container = Number(env[p.env]);
-        assert.ok(pub.some(([, c]) => c === container), `${p.env}=${container} is published`);
+        assert.ok(
+          pub.some(([, c]) => c === container),
+          `${p.env}=${container} is published`,
+        );
       }
-      for (const [, c] of pub) assert.ok(ports.some((p) => Number(env[p.env]) === c), `published port ${c} is one the ${service} listens on`);
+      for (const [, c] of pub)
+        assert.ok(
+          ports.some((p) => Number(env[p.env]) === c),
+          `published port ${c} is one the ${service} listens on`,
+        );
       const hostEnv = service === 'collector' ? COLLECTOR_HOST_ENV : JAEGER_HOST_ENV;
-      assert.equal(env[hostEnv], '0.0.0.0', 'listens beyond the container\'s loopback');
+      assert.equal(env[hostEnv], '0.0.0.0', "listens beyond the container's loopback");
       const reads = service === 'collector' ? new Set([...collectorRefs.keys(), ...entrypointRefs]) : new Set(jaegerRefs.keys());
       for (const name of Object.keys(env)) assert.ok(reads.has(name), `${name} is read by the ${service}`);
     });
   }
 
-  test('the collector gets New Relic\'s variables and reaches Jaeger\'s OTLP port; the app reaches the collector', () => {
+  test("the collector gets New Relic's variables and reaches Jaeger's OTLP port; the app reaches the collector", () => {
     const env = envOf('collector');
     for (const name of NEW_RELIC_ENV) {
       assert.ok(name in env, `${name} is passed`);
       assert.match(String(env[name]), new RegExp(`^\\$\\{${name}(:-[^}]*)?\\}$`), `${name} comes from the user's environment`);
     }
-    assert.equal(String(env.NEW_RELIC_OTLP_ENDPOINT).match(/:-([^}]*)/)?.[1], collectorRefs.get('NEW_RELIC_OTLP_ENDPOINT'), 'same New Relic default as the config');
+    assert.equal(
+      String(env.NEW_RELIC_OTLP_ENDPOINT).match(/:-([^}]*)/)?.[1],
+      collectorRefs.get('NEW_RELIC_OTLP_ENDPOINT'),
+      'same New Relic default as the config',
+    );
     const jaegerEnv = envOf('jaeger');
     assert.equal(env[JAEGER_ENDPOINT_ENV], `jaeger:${jaegerEnv[PORTS.jaegerOtlpGrpc.env]}`);
     const app = envOf('app');
@@ -167,7 +180,9 @@ describe('docker-compose.yml runs what the local stack runs', () => {
     assert.equal(manifest.dist.name, 'otelcol-sidetrace');
     assert.match(dockerfile, new RegExp(`${manifest.dist.output_path.replace(/^\.\//, '')}/${manifest.dist.name}`));
     // One release line: v0.X for components, v1.(X-94) for the stable confmap modules.
-    const modules = ['receivers', 'processors', 'exporters', 'connectors', 'extensions', 'providers'].flatMap((k) => manifest[k] ?? []).concat(manifest.telemetry);
+    const modules = ['receivers', 'processors', 'exporters', 'connectors', 'extensions', 'providers']
+      .flatMap((k) => manifest[k] ?? [])
+      .concat(manifest.telemetry);
     const minor = Number(otelcol!.split('.')[1]);
     for (const { gomod } of modules) {
       const version = gomod.split(' ')[1];
@@ -182,7 +197,11 @@ describe('docker-compose.yml runs what the local stack runs', () => {
 
   test('the gateway profile: the same image in the gateway role, the files the entrypoint picks for it, ports as in `npm run stack -- --gateway`', () => {
     assert.equal(gatewayServices.length, TIER.gateways, `${TIER.gateways} gateways, as the local stack runs`);
-    const gatewayRefs = new Set([...envReferences(read(COLLECTOR_DIR, 'gateway.yaml')).keys(), ...envReferences(read(COLLECTOR_DIR, 'gateway-newrelic.yaml')).keys(), ...entrypointRefs]);
+    const gatewayRefs = new Set([
+      ...envReferences(read(COLLECTOR_DIR, 'gateway.yaml')).keys(),
+      ...envReferences(read(COLLECTOR_DIR, 'gateway-newrelic.yaml')).keys(),
+      ...entrypointRefs,
+    ]);
     const storages = new Set<string>();
     gatewayServices.forEach((name, i) => {
       const svc = compose.services[name];
@@ -200,13 +219,17 @@ describe('docker-compose.yml runs what the local stack runs', () => {
       const pub = published(name);
       for (const [key, spec] of Object.entries(GATEWAY_PORTS)) {
         const container = Number(env[spec.env]);
-        assert.ok(pub.some(([h, c]) => c === container && h === spec.local + TIER.step * i), `${name}: ${key} published as ${spec.local + TIER.step * i}:${container}`);
+        assert.ok(
+          pub.some(([h, c]) => c === container && h === spec.local + TIER.step * i),
+          `${name}: ${key} published as ${spec.local + TIER.step * i}:${container}`,
+        );
       }
       assert.equal(pub.length, Object.keys(GATEWAY_PORTS).length);
       const storage = mounts(name).find((m) => m.target === env[STORAGE_DIR_ENV]);
       assert.ok(storage && storage.source in compose.volumes, `${name}: its New Relic queue is on a named volume`);
       storages.add(storage.source);
-      for (const nrVar of NEW_RELIC_ENV) assert.match(String(env[nrVar]), new RegExp(`^\\$\\{${nrVar}(:-[^}]*)?\\}$`), `${name}: ${nrVar} from the user's environment`);
+      for (const nrVar of NEW_RELIC_ENV)
+        assert.match(String(env[nrVar]), new RegExp(`^\\$\\{${nrVar}(:-[^}]*)?\\}$`), `${name}: ${nrVar} from the user's environment`);
     });
     assert.equal(storages.size, gatewayServices.length, 'each gateway has its own queue volume');
   });
@@ -215,7 +238,10 @@ describe('docker-compose.yml runs what the local stack runs', () => {
     const named = composeText.match(new RegExp(`${GATEWAY_ENDPOINTS_ENV}=(\\S+) docker compose --profile gateway up`))?.[1];
     assert.ok(named, 'docker-compose.yml says how to start the tier');
     const gatewayPort = (name: string) => envOf(name)[GATEWAY_PORTS.otlpGrpc.env];
-    assert.deepEqual(named.split(','), gatewayServices.map((name) => `${name}:${gatewayPort(name)}`));
+    assert.deepEqual(
+      named.split(','),
+      gatewayServices.map((name) => `${name}:${gatewayPort(name)}`),
+    );
     assert.equal(envOf('collector')[GATEWAY_ENDPOINTS_ENV], `\${${GATEWAY_ENDPOINTS_ENV}:-}`, 'empty unless the user sets it');
     // Compose's environment with the user's variables filled in, as the entrypoint sees it in the container.
     const resolve = (env: Record<string, string>, user: Record<string, string>) =>
@@ -224,7 +250,10 @@ describe('docker-compose.yml runs what the local stack runs', () => {
       ['collector', {}],
       ['collector', { NEW_RELIC_LICENSE_KEY: 'k' }],
       ['collector', { [GATEWAY_ENDPOINTS_ENV]: named, NEW_RELIC_LICENSE_KEY: 'k' }],
-      ...gatewayServices.flatMap((g) => [[g, {}], [g, { NEW_RELIC_LICENSE_KEY: 'k' }]]),
+      ...gatewayServices.flatMap((g) => [
+        [g, {}],
+        [g, { NEW_RELIC_LICENSE_KEY: 'k' }],
+      ]),
     ] as [string, Record<string, string>][]) {
       const r = spawnSync('sh', [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT), 'files'], {
         env: { PATH: process.env.PATH, ...resolve(envOf(service), user), SIDETRACE_COLLECTOR_CONFIG_DIR: configDir },
@@ -232,7 +261,11 @@ describe('docker-compose.yml runs what the local stack runs', () => {
       });
       assert.equal(r.status, 0, r.stderr);
       const picked = r.stdout.trim().split('\n');
-      for (const f of picked) assert.ok(mounts(service).some((m) => m.target === f), `${service} with ${JSON.stringify(user)}: ${f} is mounted`);
+      for (const f of picked)
+        assert.ok(
+          mounts(service).some((m) => m.target === f),
+          `${service} with ${JSON.stringify(user)}: ${f} is mounted`,
+        );
     }
     const tiered = spawnSync('sh', [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT), 'files'], {
       env: { PATH: process.env.PATH, ...resolve(envOf('collector'), { [GATEWAY_ENDPOINTS_ENV]: named }) },
@@ -249,7 +282,7 @@ describe('docker-compose.yml runs what the local stack runs', () => {
     const volume = mounts('jaeger').find((m) => m.target === dataDir);
     assert.ok(volume && volume.source in compose.volumes, `${dataDir} is a named volume`);
     const init = Object.entries(compose.services as Record<string, any>).find(([, svc]) => svc.command?.[0] === 'chown');
-    assert.ok(init, 'a service sets the volume\'s owner');
+    assert.ok(init, "a service sets the volume's owner");
     assert.ok(mounts(init[0]).some((m) => m.source === volume.source && m.target === init[1].command.at(-1)));
     assert.equal(compose.services.jaeger.depends_on[init[0]].condition, 'service_completed_successfully');
   });

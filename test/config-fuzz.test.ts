@@ -22,7 +22,11 @@ const { readConfig } = require(CONFIG_MODULE) as typeof import('../src/config');
 
 /** Every environment variable name src/config/ mentions as a string literal (OTEL_*, SIDETRACE_*, KAMAL_*, NODE_ENV, …). */
 function variablesReadByConfig(): string[] {
-  const source = fs.readdirSync(CONFIG_SOURCE_DIR).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(CONFIG_SOURCE_DIR, f), 'utf8')).join('\n');
+  const source = fs
+    .readdirSync(CONFIG_SOURCE_DIR)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => fs.readFileSync(path.join(CONFIG_SOURCE_DIR, f), 'utf8'))
+    .join('\n');
   return [...new Set([...source.matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)'/g)].map((m) => m[1]))].sort();
 }
 const NAMES = variablesReadByConfig();
@@ -32,13 +36,16 @@ const APP_RUNS = 15;
 describe('config fuzzing', () => {
   it('finds the variables in src/config/', () => {
     // Spot checks that the extraction works, not the list itself.
-    for (const n of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_MAX_QUEUE_SIZE', 'SIDETRACE_STRICT', 'SIDETRACE_REDACT_QUERY_PARAMS', 'KAMAL_VERSION']) assert.ok(NAMES.includes(n), n);
+    for (const n of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_BSP_MAX_QUEUE_SIZE', 'SIDETRACE_STRICT', 'SIDETRACE_REDACT_QUERY_PARAMS', 'KAMAL_VERSION'])
+      assert.ok(NAMES.includes(n), n);
     assert.ok(NAMES.length >= 40, `${NAMES.length} variables: ${NAMES.join(', ')}`);
     assert.deepEqual(readConfig({}).problems, [], 'an empty environment has no problems');
   });
 
   it(`readConfig on ${READ_CONFIG_RUNS} random environments: never throws or hangs, one line per problem naming its variable, usable fallbacks`, async (t) => {
-    const worker = new Worker(path.join(FIXTURES, 'config-fuzz-worker.js'), { workerData: { configModule: CONFIG_MODULE, names: NAMES, numRuns: READ_CONFIG_RUNS } });
+    const worker = new Worker(path.join(FIXTURES, 'config-fuzz-worker.js'), {
+      workerData: { configModule: CONFIG_MODULE, names: NAMES, numRuns: READ_CONFIG_RUNS },
+    });
     const HANG_MS = 60_000; // thousands of runs take a few seconds; a minute means a run never returned
     const result = await new Promise<{ ok: boolean; runs: number; problemLines?: number; seed: number; error?: string }>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -74,46 +81,90 @@ describe('config fuzzing', () => {
     it('starts and serves every time; under SIDETRACE_STRICT=true with a problem, exits 78 with the problem lines', async (t) => {
       // Values a process environment can hold (no NUL), short enough to keep each start fast.
       const value = fc.oneof(
-        fc.constantFrom('', ' ', 'true', 'false', 'yes', '0', '1', '-1', '1.5', 'NaN', '99999999999999999999', 'none', 'all', 'otlp', 'console', 'jaeger', 'zipkin', 'grpc', 'http/json', 'gzip', 'always_off', 'traceidratio', 'b3,xray', 'http://127.0.0.1:1', 'ftp://h', 'a=b,c', 'k=%zz', 'bad name=1', '+/a,relative', 'http,teleport', 'debug', 'newrelic', '\n', 'a\u2028b', 'é,😀'),
+        fc.constantFrom(
+          '',
+          ' ',
+          'true',
+          'false',
+          'yes',
+          '0',
+          '1',
+          '-1',
+          '1.5',
+          'NaN',
+          '99999999999999999999',
+          'none',
+          'all',
+          'otlp',
+          'console',
+          'jaeger',
+          'zipkin',
+          'grpc',
+          'http/json',
+          'gzip',
+          'always_off',
+          'traceidratio',
+          'b3,xray',
+          'http://127.0.0.1:1',
+          'ftp://h',
+          'a=b,c',
+          'k=%zz',
+          'bad name=1',
+          '+/a,relative',
+          'http,teleport',
+          'debug',
+          'newrelic',
+          '\n',
+          'a\u2028b',
+          'é,😀',
+        ),
         fc.string({ maxLength: 20 }).map((s) => s.replace(/\0/g, '')),
       );
       let started = 0;
       let refused = 0;
       await fc.assert(
-        fc.asyncProperty(fc.dictionary(fc.constantFrom(...NAMES), value, { minKeys: 1, maxKeys: 6 }), fc.constantFrom(undefined, 'true'), async (random, strict) => {
-          // Mostly pointed at the receiver, so that tracing is on and the exporter really runs.
-          const env: Record<string, string> = { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_BSP_SCHEDULE_DELAY: '100', ...random };
-          if (strict) env.SIDETRACE_STRICT = strict;
-          const { config, problems } = readConfig(env);
-          const shown = ['warn', 'info', 'debug', 'verbose', 'all'].includes(config.logLevel);
-          if (config.strict && problems.length) {
-            refused++;
-            const a = await startApp({ script: `${FIXTURES}/express-app.js`, env, waitListening: false });
+        fc.asyncProperty(
+          fc.dictionary(fc.constantFrom(...NAMES), value, { minKeys: 1, maxKeys: 6 }),
+          fc.constantFrom(undefined, 'true'),
+          async (random, strict) => {
+            // Mostly pointed at the receiver, so that tracing is on and the exporter really runs.
+            const env: Record<string, string> = { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_BSP_SCHEDULE_DELAY: '100', ...random };
+            if (strict) env.SIDETRACE_STRICT = strict;
+            const { config, problems } = readConfig(env);
+            const shown = ['warn', 'info', 'debug', 'verbose', 'all'].includes(config.logLevel);
+            if (config.strict && problems.length) {
+              refused++;
+              const a = await startApp({ script: `${FIXTURES}/express-app.js`, env, waitListening: false });
+              apps.push(a);
+              const { code } = await a.exited;
+              assert.equal(code, 78, `env ${JSON.stringify(env)}\nstderr: ${a.stderr()}`);
+              assert.doesNotMatch(a.stdout(), /listening on/);
+              for (const p of problems) {
+                assert.ok(a.stderr().includes(p.variable), `the refusal names ${p.variable}: ${a.stderr()}`);
+                if (config.logLevel !== 'none') assert.ok(a.stderr().split('\n').includes(`sidetrace: ${p.message}`), `line for ${p.variable}: ${a.stderr()}`);
+              }
+              return;
+            }
+            started++;
+            const a = await startApp({ script: `${FIXTURES}/express-app.js`, env });
             apps.push(a);
-            const { code } = await a.exited;
-            assert.equal(code, 78, `env ${JSON.stringify(env)}\nstderr: ${a.stderr()}`);
-            assert.doesNotMatch(a.stdout(), /listening on/);
-            for (const p of problems) {
-              assert.ok(a.stderr().includes(p.variable), `the refusal names ${p.variable}: ${a.stderr()}`);
-              if (config.logLevel !== 'none') assert.ok(a.stderr().split('\n').includes(`sidetrace: ${p.message}`), `line for ${p.variable}: ${a.stderr()}`);
+            try {
+              assert.equal((await get(`${a.url}/hello`)).status, 200);
+              const lines = a.stderr().split('\n').filter(Boolean);
+              if (shown) for (const p of problems) assert.ok(lines.includes(`sidetrace: ${p.message}`), `line for ${p.variable} in: ${a.stderr()}`);
+              // Below debug, everything on stderr is sidetrace's, one line per message.
+              if (!['debug', 'verbose', 'all'].includes(config.logLevel)) {
+                assert.deepEqual(
+                  lines.filter((l) => !l.startsWith('sidetrace: ')),
+                  [],
+                  `env ${JSON.stringify(env)}`,
+                );
+              }
+            } finally {
+              await a.stop();
             }
-            return;
-          }
-          started++;
-          const a = await startApp({ script: `${FIXTURES}/express-app.js`, env });
-          apps.push(a);
-          try {
-            assert.equal((await get(`${a.url}/hello`)).status, 200);
-            const lines = a.stderr().split('\n').filter(Boolean);
-            if (shown) for (const p of problems) assert.ok(lines.includes(`sidetrace: ${p.message}`), `line for ${p.variable} in: ${a.stderr()}`);
-            // Below debug, everything on stderr is sidetrace's, one line per message.
-            if (!['debug', 'verbose', 'all'].includes(config.logLevel)) {
-              assert.deepEqual(lines.filter((l) => !l.startsWith('sidetrace: ')), [], `env ${JSON.stringify(env)}`);
-            }
-          } finally {
-            await a.stop();
-          }
-        }),
+          },
+        ),
         { numRuns: APP_RUNS, endOnFailure: true },
       );
       t.diagnostic(`${started} apps started and served, ${refused} refused under SIDETRACE_STRICT=true`);

@@ -26,7 +26,11 @@ import { scrape, startStack, waitFor, type Sample, type Stack } from './helpers/
 
 const NR_DIR = path.join(ROOT, 'dashboards', 'newrelic');
 const GRAFANA_DIR = path.join(ROOT, 'dashboards', 'grafana');
-const jsonFiles = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const jsonFiles = (dir: string) =>
+  fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
 const nrDashboards = jsonFiles(NR_DIR).map((f) => ({ file: f, d: readJson(path.join(NR_DIR, f)) }));
 const grafanaDashboards = jsonFiles(GRAFANA_DIR).map((f) => ({ file: f, d: readJson(path.join(GRAFANA_DIR, f)) }));
@@ -35,11 +39,15 @@ const grafanaDashboards = jsonFiles(GRAFANA_DIR).map((f) => ({ file: f, d: readJ
 // NRQL: the attributes and literal values a query names.
 
 const NRQL_KEYWORDS = new Set(
-  'SELECT FROM WHERE FACET TIMESERIES SINCE UNTIL AGO LIMIT AS AND OR NOT IS NULL IN LIKE RLIKE COMPARE WITH ORDER BY ASC DESC MAX AUTO TRUE FALSE EXTRAPOLATE SLIDE CASES TIMEZONE NOW TODAY YESTERDAY'.split(' '),
+  'SELECT FROM WHERE FACET TIMESERIES SINCE UNTIL AGO LIMIT AS AND OR NOT IS NULL IN LIKE RLIKE COMPARE WITH ORDER BY ASC DESC MAX AUTO TRUE FALSE EXTRAPOLATE SLIDE CASES TIMEZONE NOW TODAY YESTERDAY'.split(
+    ' ',
+  ),
 );
 const NRQL_UNITS = /^(second|minute|hour|day|week|month)s?$/i;
 const NRQL_FUNCTIONS = new Set(
-  'count rate percentage percentile average sum max min latest earliest uniqueCount uniques filter numeric median stddev cardinality if round floor ceil abs'.split(' '),
+  'count rate percentage percentile average sum max min latest earliest uniqueCount uniques filter numeric median stddev cardinality if round floor ceil abs'.split(
+    ' ',
+  ),
 );
 
 interface NrqlRef {
@@ -88,7 +96,8 @@ function parseNrql(query: string): NrqlRef {
     if (op === '=' && tokens[i + 2]?.t === 'str') ref.literals.push({ attr: tok.v, like: false, value: tokens[i + 2].v });
     if (op === 'LIKE' && tokens[i + 2]?.t === 'str') ref.literals.push({ attr: tok.v, like: true, value: tokens[i + 2].v });
     if (op === 'IN' && tokens[i + 2]?.v === '(') {
-      for (let j = i + 3; j < tokens.length && tokens[j].v !== ')'; j++) if (tokens[j].t === 'str') ref.literals.push({ attr: tok.v, like: false, value: tokens[j].v });
+      for (let j = i + 3; j < tokens.length && tokens[j].v !== ')'; j++)
+        if (tokens[j].t === 'str') ref.literals.push({ attr: tok.v, like: false, value: tokens[j].v });
     }
   }
   if (!ref.eventTypes.length) throw new Error(`NRQL: no FROM in: ${query}`);
@@ -145,11 +154,20 @@ function newRelicView(spans: ReceivedSpan[]): Record<string, ValueIndex> {
   return { Span: span, SpanEvent: spanEvent };
 }
 
-const likeToRegExp = (pattern: string) => new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`, 's');
+const likeToRegExp = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      .replace(/%/g, '.*')
+      .replace(/_/g, '.')}$`,
+    's',
+  );
 
 function nrQueries(): { where: string; query: string }[] {
   return nrDashboards.flatMap(({ file, d }) =>
-    d.pages.flatMap((p: any) => p.widgets.flatMap((w: any) => (w.rawConfiguration.nrqlQueries ?? []).map((q: any) => ({ where: `${file} "${w.title}"`, query: q.query as string })))),
+    d.pages.flatMap((p: any) =>
+      p.widgets.flatMap((w: any) => (w.rawConfiguration.nrqlQueries ?? []).map((q: any) => ({ where: `${file} "${w.title}"`, query: q.query as string }))),
+    ),
   );
 }
 
@@ -157,7 +175,9 @@ function nrQueries(): { where: string; query: string }[] {
 // PromQL: the metrics, selectors and labels a Grafana query names.
 
 const PROM_FUNCTIONS = new Set(
-  'sum avg min max count rate irate increase histogram_quantile last_over_time max_over_time min_over_time avg_over_time sum_over_time label_values clamp_min abs topk bottomk delta deriv'.split(' '),
+  'sum avg min max count rate irate increase histogram_quantile last_over_time max_over_time min_over_time avg_over_time sum_over_time label_values clamp_min abs topk bottomk delta deriv'.split(
+    ' ',
+  ),
 );
 const PROM_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset']);
 
@@ -243,7 +263,11 @@ function grafanaQueries(): GrafanaQuery[] {
   for (const { file, d } of grafanaDashboards) {
     for (const p of d.panels) {
       for (const t of p.targets ?? []) {
-        out.push({ where: `${file} "${p.title}" ${t.refId}`, expr: t.expr, labels: [...String(t.legendFormat ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]) });
+        out.push({
+          where: `${file} "${p.title}" ${t.refId}`,
+          expr: t.expr,
+          labels: [...String(t.legendFormat ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]),
+        });
       }
     }
     for (const v of d.templating?.list ?? []) {
@@ -264,7 +288,21 @@ describe('dashboard files follow their formats', () => {
     assert.ok(grafanaDashboards.length >= 2, 'RED and migrations/deploys');
   });
 
-  const VIZ = new Set(['viz.line', 'viz.area', 'viz.bar', 'viz.billboard', 'viz.table', 'viz.pie', 'viz.markdown', 'viz.stacked-bar', 'viz.heatmap', 'viz.histogram', 'viz.json', 'viz.bullet', 'viz.funnel']);
+  const VIZ = new Set([
+    'viz.line',
+    'viz.area',
+    'viz.bar',
+    'viz.billboard',
+    'viz.table',
+    'viz.pie',
+    'viz.markdown',
+    'viz.stacked-bar',
+    'viz.heatmap',
+    'viz.histogram',
+    'viz.json',
+    'viz.bullet',
+    'viz.funnel',
+  ]);
   for (const { file, d } of nrDashboards) {
     it(`New Relic ${file}: name, permissions, pages of widgets on the 12-column grid, NRQL with the account placeholder`, () => {
       assert.equal(typeof d.name, 'string');
@@ -297,7 +335,10 @@ describe('dashboard files follow their formats', () => {
           for (const q of qs) {
             assert.deepEqual(q.accountIds, [0], `${w.title}: the account id placeholder`);
             const ref = parseNrql(q.query);
-            assert.ok(ref.eventTypes.every((t) => t === 'Span' || t === 'SpanEvent'), `${w.title}: FROM ${ref.eventTypes}`);
+            assert.ok(
+              ref.eventTypes.every((t) => t === 'Span' || t === 'SpanEvent'),
+              `${w.title}: FROM ${ref.eventTypes}`,
+            );
             assert.ok(ref.attributes.size > 0, `${w.title}: names no attribute`);
           }
         }
@@ -344,7 +385,9 @@ describe('dashboard files follow their formats', () => {
   }
 
   it('the query readers find what they should (and reject what they should)', () => {
-    const n = parseNrql("SELECT percentage(count(*), WHERE otel.status_code = 'ERROR') AS 'err', `weird key` FROM Span WHERE span.kind IN ('server', 'client') AND name LIKE 'deploy %' FACET service.version TIMESERIES 5 minutes SINCE 1 day ago");
+    const n = parseNrql(
+      "SELECT percentage(count(*), WHERE otel.status_code = 'ERROR') AS 'err', `weird key` FROM Span WHERE span.kind IN ('server', 'client') AND name LIKE 'deploy %' FACET service.version TIMESERIES 5 minutes SINCE 1 day ago",
+    );
     assert.deepEqual([...n.attributes].sort(), ['name', 'otel.status_code', 'service.version', 'span.kind', 'weird key']);
     assert.deepEqual(n.eventTypes, ['Span']);
     assert.deepEqual(n.literals, [
@@ -357,7 +400,13 @@ describe('dashboard files follow their formats', () => {
     const p = parsePromQL('histogram_quantile(0.95, sum by (le, a) (rate(m_bucket{x="1", y=~"$v"}[$__rate_interval]))) / sum(m2)');
     assert.deepEqual([...p.labels], ['le', 'a']);
     assert.deepEqual(p.selectors, [
-      { metric: 'm_bucket', matchers: [{ label: 'x', op: '=', value: '1' }, { label: 'y', op: '=~', value: '$v' }] },
+      {
+        metric: 'm_bucket',
+        matchers: [
+          { label: 'x', op: '=', value: '1' },
+          { label: 'y', op: '=~', value: '$v' },
+        ],
+      },
       { metric: 'm2', matchers: [] },
     ]);
     assert.throws(() => parsePromQL('rat(m[5m])'), /unknown function rat/);
@@ -389,7 +438,8 @@ async function startNerdGraph(opts: { apiKey: string; accountId: number }) {
       const { query, variables } = JSON.parse(body);
       calls.push({ query, variables, apiKey: req.headers['api-key'] as string | undefined, contentType: req.headers['content-type'] });
       if (req.method !== 'POST' || req.url !== '/graphql') return send(404, { errors: [{ message: 'not found' }] });
-      if (req.headers['api-key'] !== opts.apiKey) return send(401, { errors: [{ extensions: { error_code: 'BAD_API_KEY' }, message: 'Bad API Key or no API Key provided' }] });
+      if (req.headers['api-key'] !== opts.apiKey)
+        return send(401, { errors: [{ extensions: { error_code: 'BAD_API_KEY' }, message: 'Bad API Key or no API Key provided' }] });
       if (/entitySearch/.test(query)) {
         const name = /name = '((?:[^'\\]|\\.)*)'/.exec(variables.query)?.[1]?.replace(/\\(.)/g, '$1');
         const account = Number(/accountId = (\d+)/.exec(variables.query)?.[1]);
@@ -402,7 +452,11 @@ async function startNerdGraph(opts: { apiKey: string; accountId: number }) {
           ]);
         return send(200, { data: { actor: { entitySearch: { results: { entities } } } } });
       }
-      const accountDenied = (field: string) => send(200, { data: { [field]: null }, errors: [{ message: `Access denied to account ${variables.accountId}.`, path: [field], extensions: { errorClass: 'FORBIDDEN' } }] });
+      const accountDenied = (field: string) =>
+        send(200, {
+          data: { [field]: null },
+          errors: [{ message: `Access denied to account ${variables.accountId}.`, path: [field], extensions: { errorClass: 'FORBIDDEN' } }],
+        });
       if (/dashboardCreate\(/.test(query)) {
         if (variables.accountId !== opts.accountId) return accountDenied('dashboardCreate');
         const guid = `GUID-${next++}`;
@@ -411,7 +465,10 @@ async function startNerdGraph(opts: { apiKey: string; accountId: number }) {
       }
       if (/dashboardUpdate\(/.test(query)) {
         const known = dashboards.get(variables.guid);
-        if (!known) return send(200, { data: { dashboardUpdate: { entityResult: null, errors: [{ description: 'Dashboard not found', type: 'DASHBOARD_NOT_FOUND' }] } } });
+        if (!known)
+          return send(200, {
+            data: { dashboardUpdate: { entityResult: null, errors: [{ description: 'Dashboard not found', type: 'DASHBOARD_NOT_FOUND' }] } },
+          });
         known.dashboard = variables.dashboard;
         return send(200, { data: { dashboardUpdate: { entityResult: { guid: variables.guid, name: variables.dashboard.name }, errors: [] } } });
       }
@@ -428,7 +485,8 @@ async function startNerdGraph(opts: { apiKey: string; accountId: number }) {
 }
 
 /** Runs the script as a real child process. */
-const script = (env: Record<string, string>, args: string[] = []) => run(process.execPath, [path.join(ROOT, 'scripts', 'newrelic-dashboards.mjs'), ...args], { env });
+const script = (env: Record<string, string>, args: string[] = []) =>
+  run(process.execPath, [path.join(ROOT, 'scripts', 'newrelic-dashboards.mjs'), ...args], { env });
 
 describe('scripts/newrelic-dashboards.mjs against a local NerdGraph', () => {
   const KEY = 'NRAK-TESTKEY0123456789ABCDEFGHIJ';
@@ -438,7 +496,12 @@ describe('scripts/newrelic-dashboards.mjs against a local NerdGraph', () => {
     ng = await startNerdGraph({ apiKey: KEY, accountId: ACCOUNT });
   });
   after(() => ng?.close());
-  const env = (extra: Record<string, string> = {}) => ({ NEW_RELIC_USER_API_KEY: KEY, NEW_RELIC_ACCOUNT_ID: String(ACCOUNT), NEW_RELIC_NERDGRAPH_URL: ng.url, ...extra });
+  const env = (extra: Record<string, string> = {}) => ({
+    NEW_RELIC_USER_API_KEY: KEY,
+    NEW_RELIC_ACCOUNT_ID: String(ACCOUNT),
+    NEW_RELIC_NERDGRAPH_URL: ng.url,
+    ...extra,
+  });
 
   it('creates every dashboard with the account filled in, then updates them instead of duplicating', async () => {
     const first = await script(env());
@@ -514,7 +577,10 @@ describe('scripts/newrelic-dashboards.mjs against a local NerdGraph', () => {
 
   it('NerdGraph unreachable: one line, exit 1', async () => {
     const lines: string[] = [];
-    const code = await dashboardsMain([], { ...env(), NEW_RELIC_NERDGRAPH_URL: 'http://127.0.0.1:1/graphql' }, { log: () => {}, error: (l: string) => lines.push(l) } as any);
+    const code = await dashboardsMain([], { ...env(), NEW_RELIC_NERDGRAPH_URL: 'http://127.0.0.1:1/graphql' }, {
+      log: () => {},
+      error: (l: string) => lines.push(l),
+    } as any);
     assert.equal(code, 1);
     assert.equal(lines.length, 1);
     assert.match(lines[0], /could not reach NerdGraph at http:\/\/127\.0\.0\.1:1\/graphql/);
@@ -564,7 +630,11 @@ describe('every query names what a real run emits', () => {
 
     // Deploys: one with a step, one that fails.
     const deployEnv = { ...otel, OTEL_SERVICE_NAME: 'dash-shop', SIDETRACE_DEPLOY_TIMEOUT: '0' };
-    const ok = await run(process.execPath, [CLI, 'deploy', '--version', 'v42', '--environment', 'e2e', '--', 'sh', '-c', `"${process.execPath}" "${CLI}" deploy step build -- true`], { env: deployEnv });
+    const ok = await run(
+      process.execPath,
+      [CLI, 'deploy', '--version', 'v42', '--environment', 'e2e', '--', 'sh', '-c', `"${process.execPath}" "${CLI}" deploy step build -- true`],
+      { env: deployEnv },
+    );
     assert.equal(ok.code, 0, ok.err);
     const failed = await run(process.execPath, [CLI, 'deploy', '--version', 'v43', '--environment', 'e2e', '--', 'false'], { env: deployEnv });
     assert.equal(failed.code, 1, failed.err);
@@ -576,7 +646,8 @@ describe('every query names what a real run emits', () => {
     await newRelic.waitForSpans((s) => s.attributes['http.route'] === '/boom');
     samples = await waitFor(
       () => scrape(stack.spanMetricsUrl),
-      (all) => ['deploy dash-shop', 'migration.batch backfill-previews', 'migration.run.end'].every((n) => all.some((s) => s.labels.span_name === n)) &&
+      (all) =>
+        ['deploy dash-shop', 'migration.batch backfill-previews', 'migration.run.end'].every((n) => all.some((s) => s.labels.span_name === n)) &&
         all.some((s) => s.labels.http_route === '/boom' && s.labels.status_code === 'STATUS_CODE_ERROR'),
       { timeoutMs: 30_000, what: 'span metrics of the run', describe: (all) => [...new Set(all.map((s) => s.labels.span_name))].join(', ') },
     );

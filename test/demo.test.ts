@@ -85,21 +85,23 @@ describe('demo app → collector → Jaeger', () => {
     assert.equal(body.id, id);
     assert.ok(body.preview?.url, 'the app got a preview from the preview service');
 
-    const spans = await waitForSpans(() => jaegerTrace(stack.jaegerUrl, traceId), (all) =>
-      all.some((s) => s.service === 'sidetrace-preview' && s.kind === 'server') &&
-      all.some((s) => s.service === 'sidetrace-demo' && s.kind === 'server') &&
-      all.some(isDb('postgresql')) &&
-      all.filter(isDb('redis')).length >= 2,
-    'the request\'s spans from both services',
+    const spans = await waitForSpans(
+      () => jaegerTrace(stack.jaegerUrl, traceId),
+      (all) =>
+        all.some((s) => s.service === 'sidetrace-preview' && s.kind === 'server') &&
+        all.some((s) => s.service === 'sidetrace-demo' && s.kind === 'server') &&
+        all.some(isDb('postgresql')) &&
+        all.filter(isDb('redis')).length >= 2,
+      "the request's spans from both services",
     );
     const trace = describeSpans(spans);
     assert.ok(spans.length > 0, `Jaeger has no trace ${traceId}`);
-    for (const s of spans) assert.equal(s.traceId, traceId, 'every span is in the caller\'s trace');
+    for (const s of spans) assert.equal(s.traceId, traceId, "every span is in the caller's trace");
 
     const server = spans.filter((s) => s.service === 'sidetrace-demo' && s.kind === 'server');
     assert.equal(server.length, 1, `one server span in the app:\n${trace}`);
     assert.equal(server[0].attributes['http.route'], '/projects/:id');
-    assert.equal(server[0].parentId, upstreamSpanId, 'the server span continues the caller\'s traceparent');
+    assert.equal(server[0].parentId, upstreamSpanId, "the server span continues the caller's traceparent");
     assert.equal(Number(server[0].attributes['http.response.status_code'] ?? server[0].attributes['http.status_code']), 200);
 
     const pg = spans.filter(isDb('postgresql'));
@@ -119,7 +121,7 @@ describe('demo app → collector → Jaeger', () => {
 
     const preview = spans.filter((s) => s.service === 'sidetrace-preview' && s.kind === 'server');
     assert.equal(preview.length, 1, `one server span in the preview service:\n${trace}`);
-    assert.equal(preview[0].parentId, client[0].spanId, 'the preview service continues the outgoing call\'s context');
+    assert.equal(preview[0].parentId, client[0].spanId, "the preview service continues the outgoing call's context");
 
     // service.version: OTEL_RESOURCE_ATTRIBUTES for the app; the default (its package.json) for the preview service.
     assert.equal(server[0].resource['service.version'], appVersion);
@@ -134,7 +136,11 @@ describe('demo app → collector → Jaeger', () => {
       headers: { traceparent: `00-${traceId}-${requestSpanId}-01` },
     });
     assert.equal(response.status, 202);
-    const request = await waitForSpans(() => jaegerTrace(stack.jaegerUrl, traceId), (all) => all.some((s) => s.kind === 'server'), 'the request span');
+    const request = await waitForSpans(
+      () => jaegerTrace(stack.jaegerUrl, traceId),
+      (all) => all.some((s) => s.kind === 'server'),
+      'the request span',
+    );
     const server = request.find((s) => s.kind === 'server');
     assert.ok(server, `the request is traced:\n${describeSpans(request)}`);
     assert.equal(server.attributes['http.route'], '/jobs/reindex');
@@ -156,8 +162,14 @@ describe('demo app → collector → Jaeger', () => {
     assert.notEqual(job.traceId, traceId, 'the job runs outside the request');
     assert.equal(job.parentId, undefined, 'the job span is a root span');
     const statements = jobTrace.filter(isDb('postgresql')).map(statementOf);
-    assert.ok(statements.some((q) => /^SELECT id, name FROM projects/.test(q)), `job SELECT traced:\n${describeSpans(jobTrace)}`);
-    assert.ok(statements.some((q) => /^UPDATE projects SET search_text/.test(q)), 'job UPDATE traced');
+    assert.ok(
+      statements.some((q) => /^SELECT id, name FROM projects/.test(q)),
+      `job SELECT traced:\n${describeSpans(jobTrace)}`,
+    );
+    assert.ok(
+      statements.some((q) => /^UPDATE projects SET search_text/.test(q)),
+      'job UPDATE traced',
+    );
     for (const s of jobTrace.filter((s) => s !== job)) assert.ok(isDescendant(jobTrace, s, job), `"${s.name}" is under the job span`);
   });
 });

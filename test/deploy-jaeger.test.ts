@@ -124,14 +124,21 @@ describe('deploy traces in Jaeger (real collector, real Jaeger)', () => {
     const deployTrace = traceIdIn(r.err);
     // The app, as Kamal starts it: KAMAL_VERSION in its environment gives its resource the same version.
     const app = path.join(dir, 'app.js');
-    fs.writeFileSync(app, `const api = require(${JSON.stringify(require.resolve('@opentelemetry/api'))}); const s = api.trace.getTracer('app').startSpan('GET /orders'); console.log(s.spanContext().traceId); s.end();`);
+    fs.writeFileSync(
+      app,
+      `const api = require(${JSON.stringify(require.resolve('@opentelemetry/api'))}); const s = api.trace.getTracer('app').startSpan('GET /orders'); console.log(s.spanContext().traceId); s.end();`,
+    );
     const a = await run(NODE, ['--require', PRELOAD, app], { env: env({ KAMAL_VERSION: version }) });
     assert.equal(a.code, 0, a.err);
     const appTrace = a.stdout.toString().trim();
     await inJaeger(deployTrace, [`deploy ${SERVICE}`]);
     await inJaeger(appTrace, ['GET /orders']);
 
-    const found = await waitFor(() => search({ 'service.version': version }), (t) => t.length >= 2, { timeoutMs: 20_000, what: `traces with service.version=${version}` });
+    const found = await waitFor(
+      () => search({ 'service.version': version }),
+      (t) => t.length >= 2,
+      { timeoutMs: 20_000, what: `traces with service.version=${version}` },
+    );
     assert.deepEqual(found.map((t) => t.traceID).sort(), [deployTrace, appTrace].sort());
     assert.deepEqual(await search({ 'service.version': `${version}-other` }), []);
   });

@@ -124,7 +124,16 @@ describe('Kamal hooks', () => {
         resourceVersion: deploy.resource['service.version'],
         service: deploy.resource['service.name'],
       },
-      { status: 'succeeded', env: 'production', user: 'alice@example.com', runtime: 42, command: 'deploy', kind: 'deploy', resourceVersion: 'a1b2c3d', service: 'shop' },
+      {
+        status: 'succeeded',
+        env: 'production',
+        user: 'alice@example.com',
+        runtime: 42,
+        command: 'deploy',
+        kind: 'deploy',
+        resourceVersion: 'a1b2c3d',
+        service: 'shop',
+      },
     );
     assert.equal(deploy.endTimeUnixNano - deploy.startTimeUnixNano, 42_000_000_000n, 'KAMAL_RUNTIME sets the start: the build and push came first');
     const children = await receiver.waitForSpans((s) => s.traceId === deploy.traceId && s.parentSpanId === deploy.spanId, { count: 3 });
@@ -145,7 +154,10 @@ describe('Kamal hooks', () => {
     // The boot fails: Kamal runs neither post-app-boot nor post-deploy.
     const second = kamal({ KAMAL_VERSION: 'good002' });
     const next = await hook('pre-deploy', second);
-    assert.match(next.err, /^sidetrace: closed deploy shop \(trace [0-9a-f]{32}\) as failed: the deploy never finished \(the next deploy started before anything closed it\)$/m);
+    assert.match(
+      next.err,
+      /^sidetrace: closed deploy shop \(trace [0-9a-f]{32}\) as failed: the deploy never finished \(the next deploy started before anything closed it\)$/m,
+    );
 
     const [failed] = await receiver.waitForSpans((s) => s.name === 'deploy shop' && s.attributes['service.version'] === 'bad0001');
     assert.equal(failed.status.code, 2);
@@ -174,7 +186,11 @@ describe('Kamal hooks', () => {
     assert.equal(rollback.attributes['deployment.name'], 'rollback shop old0003 to production');
     assert.equal(rollback.attributes['deployment.status'], 'succeeded');
     const children = await receiver.waitForSpans((s) => s.traceId === rollback.traceId && s.parentSpanId === rollback.spanId);
-    assert.deepEqual(children.map((s) => s.name), ['boot 10.0.0.1'], 'a rollback builds nothing');
+    assert.deepEqual(
+      children.map((s) => s.name),
+      ['boot 10.0.0.1'],
+      'a rollback builds nothing',
+    );
   });
 
   it('a watchdog closes a deploy nothing closes after SIDETRACE_DEPLOY_TIMEOUT, then exits', async () => {

@@ -86,7 +86,10 @@ describe('New Relic deployment marker', () => {
     const [call] = calls;
     assert.equal(call.headers['api-key'], API_KEY);
     assert.match(String(call.headers['content-type']), /^application\/json/);
-    assert.match(call.query, /^mutation \w+\(\$deployment: ChangeTrackingDeploymentInput!\) \{\s+changeTrackingCreateDeployment\(deployment: \$deployment\) \{ deploymentId entityGuid \}\s+\}$/);
+    assert.match(
+      call.query,
+      /^mutation \w+\(\$deployment: ChangeTrackingDeploymentInput!\) \{\s+changeTrackingCreateDeployment\(deployment: \$deployment\) \{ deploymentId entityGuid \}\s+\}$/,
+    );
     const { timestamp, ...rest } = call.variables.deployment;
     assert.deepEqual(rest, {
       entityGuid: GUID,
@@ -105,7 +108,9 @@ describe('New Relic deployment marker', () => {
   });
 
   it('looks the entity up by name (the service name by default)', async () => {
-    const r = await cli(['deploy', '--version', 'v3', '--', 'true'], { env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_NERDGRAPH_URL: url }) });
+    const r = await cli(['deploy', '--version', 'v3', '--', 'true'], {
+      env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_NERDGRAPH_URL: url }),
+    });
     assert.equal(r.code, 0, r.err);
     assert.equal(calls.length, 2);
     assert.match(calls[0].query, /entitySearch/);
@@ -114,10 +119,15 @@ describe('New Relic deployment marker', () => {
     assert.match(r.err, /^sidetrace: New Relic deployment marker dep-0001 created/m);
 
     calls = [];
-    const unknown = await cli(['deploy', '--version', 'v3', '--newrelic-entity', 'nope', '--', 'true'], { env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_NERDGRAPH_URL: url }) });
+    const unknown = await cli(['deploy', '--version', 'v3', '--newrelic-entity', 'nope', '--', 'true'], {
+      env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_NERDGRAPH_URL: url }),
+    });
     assert.equal(unknown.code, 0);
     assert.equal(calls.length, 1, 'no mutation without an entity');
-    assert.match(unknown.err, /^sidetrace: New Relic deployment marker not created: no New Relic APM or OpenTelemetry entity is named "nope"; the deploy itself is unaffected$/m);
+    assert.match(
+      unknown.err,
+      /^sidetrace: New Relic deployment marker not created: no New Relic APM or OpenTelemetry entity is named "nope"; the deploy itself is unaffected$/m,
+    );
   });
 
   it('a rejected API key is one line, and the deploy still succeeds', async () => {
@@ -127,7 +137,9 @@ describe('New Relic deployment marker', () => {
     assert.equal(r.code, 0);
     assert.equal(r.stdout.toString(), 'deployed\n');
     const lines = r.err.split('\n').filter((l) => l.includes('New Relic'));
-    assert.deepEqual(lines, ['sidetrace: New Relic deployment marker not created: NerdGraph answered HTTP 401: Invalid API key; the deploy itself is unaffected']);
+    assert.deepEqual(lines, [
+      'sidetrace: New Relic deployment marker not created: NerdGraph answered HTTP 401: Invalid API key; the deploy itself is unaffected',
+    ]);
     assert.doesNotMatch(r.err, /NRAK-WRONG/);
     const [span] = await receiver.waitForSpans((s) => s.attributes['deployment.id'] === 'nr-rejected');
     assert.equal(span.attributes['deployment.status'], 'succeeded');
@@ -135,17 +147,27 @@ describe('New Relic deployment marker', () => {
 
   it('a GraphQL error or an unreachable endpoint is one line too', async () => {
     reject = { status: 200, message: 'Timestamp is too old' };
-    const refused = await cli(['deploy', '--version', 'v5', '--', 'true'], { env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_ENTITY_GUID: GUID, NEW_RELIC_NERDGRAPH_URL: url }) });
+    const refused = await cli(['deploy', '--version', 'v5', '--', 'true'], {
+      env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_ENTITY_GUID: GUID, NEW_RELIC_NERDGRAPH_URL: url }),
+    });
     assert.equal(refused.code, 0);
-    assert.match(refused.err, /^sidetrace: New Relic deployment marker not created: NerdGraph refused it: Timestamp is too old; the deploy itself is unaffected$/m);
+    assert.match(
+      refused.err,
+      /^sidetrace: New Relic deployment marker not created: NerdGraph refused it: Timestamp is too old; the deploy itself is unaffected$/m,
+    );
 
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    const down = await cli(['deploy', '--version', 'v5', '--', 'true'], { env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_ENTITY_GUID: GUID, NEW_RELIC_NERDGRAPH_URL: `http://127.0.0.1:${port}/graphql` }) });
+    const down = await cli(['deploy', '--version', 'v5', '--', 'true'], {
+      env: tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_ENTITY_GUID: GUID, NEW_RELIC_NERDGRAPH_URL: `http://127.0.0.1:${port}/graphql` }),
+    });
     assert.equal(down.code, 0);
-    assert.match(down.err, /^sidetrace: New Relic deployment marker not created: NerdGraph is unreachable \(.*ECONNREFUSED.*\); the deploy itself is unaffected$/m);
+    assert.match(
+      down.err,
+      /^sidetrace: New Relic deployment marker not created: NerdGraph is unreachable \(.*ECONNREFUSED.*\); the deploy itself is unaffected$/m,
+    );
   });
 
   it('is not created for a failed deploy, and is created with tracing off', async () => {
@@ -163,7 +185,10 @@ describe('New Relic deployment marker', () => {
   it('is created when a carrier-file deploy closes (Kamal post-deploy)', async () => {
     const file = path.join(dir, 'carrier.json');
     const env = tracingEnv(receiver, { NEW_RELIC_USER_API_KEY: API_KEY, NEW_RELIC_NERDGRAPH_URL: url, KAMAL_PERFORMER: 'alice@example.com' });
-    assert.equal((await cli(['deploy', 'open', '--carrier', file, '--version', 'v7', '--newrelic-entity', GUID, '--deployment-type', 'BLUE_GREEN'], { env })).code, 0);
+    assert.equal(
+      (await cli(['deploy', 'open', '--carrier', file, '--version', 'v7', '--newrelic-entity', GUID, '--deployment-type', 'BLUE_GREEN'], { env })).code,
+      0,
+    );
     assert.equal(calls.length, 0, 'not at open');
     const close = await cli(['deploy', 'close', '--carrier', file], { env });
     assert.equal(close.code, 0, close.err);

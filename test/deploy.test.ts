@@ -58,7 +58,15 @@ describe('sidetrace deploy -- <command>', () => {
         exit: span.attributes['process.exit.code'],
         kind: span.attributes['sidetrace.deploy.kind'],
       },
-      { status: 'succeeded', env: 'production', name: 'deploy shop v1.4.2 to production', version: 'v1.4.2', user: 'alice@example.com', exit: 0, kind: 'deploy' },
+      {
+        status: 'succeeded',
+        env: 'production',
+        name: 'deploy shop v1.4.2 to production',
+        version: 'v1.4.2',
+        user: 'alice@example.com',
+        exit: 0,
+        kind: 'deploy',
+      },
     );
     assert.equal(span.attributes['vcs.ref.head.revision'], execFileSync('git', ['rev-parse', 'HEAD']).toString().trim(), 'the revision from git');
     // The resource says the same, so the app's traces and the deploy line up by version.
@@ -119,7 +127,9 @@ describe('sidetrace deploy -- <command>', () => {
   });
 
   it('takes an empty option value as not given (a script passing an empty variable)', async () => {
-    const r = await cli(['deploy', '--id', 'empty-1', '--changelog', '', '--version=', '--', 'true'], { env: tracingEnv(receiver, { GIT_COMMIT_SHA: 'from-env' }) });
+    const r = await cli(['deploy', '--id', 'empty-1', '--changelog', '', '--version=', '--', 'true'], {
+      env: tracingEnv(receiver, { GIT_COMMIT_SHA: 'from-env' }),
+    });
     assert.equal(r.code, 0, r.err);
     const span = await deploySpan('empty-1');
     assert.equal(span.attributes['service.version'], 'from-env');
@@ -222,7 +232,7 @@ describe('sidetrace deploy -- <command>', () => {
     assert.equal(forgotten.status.message, 'the deploy command exited before this step was closed');
   });
 
-  it('exits with the command\'s code even when the exporter never answers (the flush is bounded)', async () => {
+  it("exits with the command's code even when the exporter never answers (the flush is bounded)", async () => {
     receiver.setMode('hang');
     try {
       const r = await cli(['deploy', '--id', 'hang-1', '--', 'sh', '-c', 'exit 9'], { env: tracingEnv(receiver, { SIDETRACE_SHUTDOWN_TIMEOUT_MS: '300' }) });
@@ -233,7 +243,10 @@ describe('sidetrace deploy -- <command>', () => {
   });
 
   it('with tracing off, still runs the command and passes everything through, saying so in one line', async () => {
-    const r = await cli(['deploy', '--', 'sh', '-c', 'cat; printf "to-err" >&2; echo "tp=${TRACEPARENT:-none}"; exit 4'], { env: { OTEL_SERVICE_NAME: 'shop' }, input: 'from-stdin\n' });
+    const r = await cli(['deploy', '--', 'sh', '-c', 'cat; printf "to-err" >&2; echo "tp=${TRACEPARENT:-none}"; exit 4'], {
+      env: { OTEL_SERVICE_NAME: 'shop' },
+      input: 'from-stdin\n',
+    });
     assert.equal(r.code, 4);
     assert.equal(r.stdout.toString(), 'from-stdin\ntp=none\n');
     const lines = sidetraceLines(r.err);
@@ -334,7 +347,13 @@ describe('the repository URL', () => {
   it('is taken from git without the credentials in the remote URL', async () => {
     const repo = path.join(dir, 'repo');
     fs.mkdirSync(repo);
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).toString().trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: repo,
+        env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+      })
+        .toString()
+        .trim();
     git('init', '-q');
     git('remote', 'add', 'origin', 'https://deployer:ghp_s3cr3tT0ken@git.example.com/acme/shop.git');
     git('commit', '-q', '--allow-empty', '-m', 'first');
@@ -364,7 +383,7 @@ describe('the repository URL', () => {
 });
 
 describe('GitLab CI', () => {
-  it('records the pipeline, revision, project and user from GitLab\'s variables', async () => {
+  it("records the pipeline, revision, project and user from GitLab's variables", async () => {
     const r = await cli(['deploy', '--', 'true'], {
       env: tracingEnv(receiver, {
         GITLAB_CI: 'true',

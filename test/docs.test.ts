@@ -59,7 +59,10 @@ describe('docs', () => {
     const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
     const named = docCode.flatMap(({ file, code }) => [...code.matchAll(/\bnpm run ([\w:.-]+)/g)].map((m) => ({ file, script: m[1] })));
     assert.ok(named.length > 5, `found only ${named.length} npm run commands: the scan is broken`);
-    assert.deepEqual(named.filter((n) => !(n.script in scripts)), []);
+    assert.deepEqual(
+      named.filter((n) => !(n.script in scripts)),
+      [],
+    );
   });
 
   it('names only sidetrace subcommands that exist (each answers --help with exit 0)', () => {
@@ -68,7 +71,9 @@ describe('docs', () => {
     for (const { file, code } of docCode) {
       // At a command's place: a line's or code span's start, after a shell separator, `$ ` or npx.
       // A word followed by ':' is a log line's prefix ("sidetrace collector: …"), not a command.
-      for (const m of code.matchAll(/(?:^\s*(?:\$\s+)?|[;&|]\s*|\$\()(?:npx(?: --?[\w-]+)* )?sidetrace ([a-z][\w-]*)(?![\w:-])(?: ([a-z][\w-]*)(?![\w:-]))?/gm)) {
+      for (const m of code.matchAll(
+        /(?:^\s*(?:\$\s+)?|[;&|]\s*|\$\()(?:npx(?: --?[\w-]+)* )?sidetrace ([a-z][\w-]*)(?![\w:-])(?: ([a-z][\w-]*)(?![\w:-]))?/gm,
+      )) {
         named.set(m[1], file);
         if (m[2]) named.set(`${m[1]} ${m[2]}`, file);
       }
@@ -95,6 +100,9 @@ describe('docs', () => {
       for (const m of text.matchAll(/(?<![\w/.-])((?:bench|scripts)\/[\w./-]*\w)/g)) if (!m[1].includes('*')) named.add(m[1]);
     }
     assert.ok(named.size > 3, `found only ${[...named].join(', ')}: the scan is broken`);
-    assert.deepEqual([...named].filter((p) => !fs.existsSync(path.join(ROOT, p))), []);
+    assert.deepEqual(
+      [...named].filter((p) => !fs.existsSync(path.join(ROOT, p))),
+      [],
+    );
   });
 });

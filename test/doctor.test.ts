@@ -85,7 +85,10 @@ describe('sidetrace doctor', () => {
     assert.match(r.stdout, /^ {2}collector health +http:\/\/127\.0\.0\.1:\d+\/$/m);
     const trace = /^ok export: span sidetrace\.doctor \(trace ([0-9a-f]{32})\) accepted by otlp /m.exec(r.stdout);
     assert.ok(trace, r.stdout);
-    assert.deepEqual(steps(r.stdout).map((l) => l.split(':')[0]), ['ok config', 'ok tracing', 'ok collector health', 'ok export', 'skip jaeger']);
+    assert.deepEqual(
+      steps(r.stdout).map((l) => l.split(':')[0]),
+      ['ok config', 'ok tracing', 'ok collector health', 'ok export', 'skip jaeger'],
+    );
     assert.match(r.stdout, /^sidetrace doctor: all checks passed$/m);
     const [span] = await rx.waitForSpans((s) => s.traceId === trace![1]);
     assert.equal(span.name, 'sidetrace.doctor');
@@ -152,7 +155,13 @@ describe('sidetrace doctor', () => {
   });
 
   it('config problems and tracing off are failures, each on its own line', async () => {
-    const r = await doctor({ OTEL_BSP_MAX_QUEUE_SIZE: 'lots', OTEL_TRACES_SAMPLER: 'sometimes', SIDETRACE_COLLECTOR_HEALTH_URL: health.url, OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, SIDETRACE_ENABLED: 'false' });
+    const r = await doctor({
+      OTEL_BSP_MAX_QUEUE_SIZE: 'lots',
+      OTEL_TRACES_SAMPLER: 'sometimes',
+      SIDETRACE_COLLECTOR_HEALTH_URL: health.url,
+      OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+      SIDETRACE_ENABLED: 'false',
+    });
     assert.equal(r.code, 1);
     const fail = steps(r.stdout).filter((l) => l.startsWith('FAIL'));
     assert.deepEqual(fail, [
@@ -165,7 +174,12 @@ describe('sidetrace doctor', () => {
 
   it('New Relic agent mode: checks what the agent needs instead of the exporters, never prints the key', async () => {
     // newrelic (a devDependency here) is installed, so with a key the mode is ready; the agent itself is not loaded.
-    const ready = await doctor({ SIDETRACE_AGENT: 'newrelic', NEW_RELIC_LICENSE_KEY: LICENSE_KEY, NEW_RELIC_APP_NAME: 'doctor-nr', NEW_RELIC_NO_CONFIG_FILE: 'true' });
+    const ready = await doctor({
+      SIDETRACE_AGENT: 'newrelic',
+      NEW_RELIC_LICENSE_KEY: LICENSE_KEY,
+      NEW_RELIC_APP_NAME: 'doctor-nr',
+      NEW_RELIC_NO_CONFIG_FILE: 'true',
+    });
     assert.equal(ready.code, 0, ready.stdout + ready.stderr);
     const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', 'newrelic', 'package.json'), 'utf8')).version;
     assert.deepEqual(steps(ready.stdout), [
@@ -180,9 +194,12 @@ describe('sidetrace doctor', () => {
 
     const noKey = await doctor({ SIDETRACE_AGENT: 'newrelic', NEW_RELIC_APP_NAME: 'doctor-nr', NEW_RELIC_NO_CONFIG_FILE: 'true' });
     assert.equal(noKey.code, 1);
-    assert.deepEqual(steps(noKey.stdout).filter((l) => l.startsWith('FAIL')), [
-      'FAIL tracing: SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the New Relic agent is not loaded and the app runs untraced',
-    ]);
+    assert.deepEqual(
+      steps(noKey.stdout).filter((l) => l.startsWith('FAIL')),
+      [
+        'FAIL tracing: SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the New Relic agent is not loaded and the app runs untraced',
+      ],
+    );
   });
 
   it('--help explains it; an unexpected argument exits 2', async () => {
@@ -206,7 +223,13 @@ describe('sidetrace doctor', () => {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}');
           return;
         }
-        const data = [{ traceID: id, spans: spans.map((s) => ({ traceID: s.traceId, spanID: s.spanId, operationName: s.name, processID: 'p1' })), processes: { p1: { serviceName: spans[0].resource['service.name'] } } }];
+        const data = [
+          {
+            traceID: id,
+            spans: spans.map((s) => ({ traceID: s.traceId, spanID: s.spanId, operationName: s.name, processID: 'p1' })),
+            processes: { p1: { serviceName: spans[0].resource['service.name'] } },
+          },
+        ];
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
       });
     });
@@ -255,11 +278,18 @@ describe('sidetrace doctor', () => {
       assert.ok(trace, r.stdout);
       // Read back independently: the span is in Jaeger under that trace id.
       const spans = await jaegerTrace(stack.jaegerUrl, trace![1]);
-      assert.deepEqual(spans.map((s) => [s.name, s.service]), [['sidetrace.doctor', 'doctor-stack']]);
+      assert.deepEqual(
+        spans.map((s) => [s.name, s.service]),
+        [['sidetrace.doctor', 'doctor-stack']],
+      );
 
       // The collector gone: its health check and the export fail, and the doctor says so.
       await stack.stopCollector();
-      const down = await doctor({ OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl, SIDETRACE_COLLECTOR_HEALTH_URL: stack.collectorHealthUrl, SIDETRACE_JAEGER_QUERY_URL: stack.jaegerUrl });
+      const down = await doctor({
+        OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl,
+        SIDETRACE_COLLECTOR_HEALTH_URL: stack.collectorHealthUrl,
+        SIDETRACE_JAEGER_QUERY_URL: stack.jaegerUrl,
+      });
       assert.equal(down.code, 1);
       assert.match(down.stdout, /^sidetrace doctor: 3 check\(s\) failed: collector health, export, jaeger$/m);
     } finally {

@@ -94,13 +94,22 @@ async function stats(a: RunningApp): Promise<{ exported: number; failed: number;
 }
 
 /** The figures of one fault run, for the test log (and the README). */
-function figures(requests: number, dropped: number, before: { rss: number; heapUsed: number }, after: { rss: number; heapUsed: number }, exitMs: number): string {
+function figures(
+  requests: number,
+  dropped: number,
+  before: { rss: number; heapUsed: number },
+  after: { rss: number; heapUsed: number },
+  exitMs: number,
+): string {
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
   return `${requests} requests in 4 s, all 200; ${dropped} spans dropped and counted; heap ${mb(after.heapUsed - before.heapUsed)}, rss ${mb(after.rss - before.rss)}; exit ${exitMs} ms after SIGTERM`;
 }
 
 function lines(a: RunningApp, re: RegExp): string[] {
-  return a.stderr().split('\n').filter((l) => re.test(l));
+  return a
+    .stderr()
+    .split('\n')
+    .filter((l) => re.test(l));
 }
 const FAILING = /^sidetrace: export to otlp .* is failing \(/;
 const RECOVERED = /^sidetrace: export to otlp .* recovered after [\d.]+s; (\d+) spans were dropped during the outage$/;
@@ -193,7 +202,14 @@ describe('the app under collector faults', () => {
     assert.equal(signal, 'SIGTERM');
     assert.ok(at - sent < SHUTDOWN_BOUND_MS + 2000, `exited ${at - sent} ms after SIGTERM`);
     t.diagnostic(figures(phase1.total, dropped, before, after1, at - sent));
-    assert.deepEqual(a.stderr().split('\n').filter((l) => l && !l.startsWith('sidetrace: ')), [], 'nothing but sidetrace lines on stderr');
+    assert.deepEqual(
+      a
+        .stderr()
+        .split('\n')
+        .filter((l) => l && !l.startsWith('sidetrace: ')),
+      [],
+      'nothing but sidetrace lines on stderr',
+    );
   });
 
   for (const fault of FAULTS) {
@@ -219,7 +235,11 @@ describe('the app under collector faults', () => {
       rx = await fault.end(port, current);
       await trickleUntilExported(a, rx, 'recovered');
       await waitFor('the recovered line', () => lines(a, RECOVERED).length === 1);
-      assert.equal(lines(a, FAILING).length, 1, `one failing line for outage 1 (${phase1.total} requests, ${lost.failed + lost.droppedQueueFull} spans lost):\n${a.stderr()}`);
+      assert.equal(
+        lines(a, FAILING).length,
+        1,
+        `one failing line for outage 1 (${phase1.total} requests, ${lost.failed + lost.droppedQueueFull} spans lost):\n${a.stderr()}`,
+      );
       const dropped = Number(RECOVERED.exec(lines(a, RECOVERED)[0])![1]);
       assert.ok(dropped >= lost.failed + lost.droppedQueueFull, `recovered line counts ${dropped}; stats before recovery ${JSON.stringify(lost)}`);
 
@@ -233,7 +253,14 @@ describe('the app under collector faults', () => {
       assert.equal(signal, 'SIGTERM');
       assert.ok(at - sent < SHUTDOWN_BOUND_MS + 2000, `exited ${at - sent} ms after SIGTERM`);
       assert.equal(lines(a, FAILING).length, 2, a.stderr());
-      assert.deepEqual(a.stderr().split('\n').filter((l) => l && !l.startsWith('sidetrace: ')), [], 'nothing but sidetrace lines on stderr');
+      assert.deepEqual(
+        a
+          .stderr()
+          .split('\n')
+          .filter((l) => l && !l.startsWith('sidetrace: ')),
+        [],
+        'nothing but sidetrace lines on stderr',
+      );
       t.diagnostic(figures(phase1.total, dropped, before, after1, at - sent));
     });
   }

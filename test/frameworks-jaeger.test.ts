@@ -40,14 +40,25 @@ const FRAMEWORKS = [
     prefix: '',
     route: '/users/:id',
   },
-  { label: 'NestJS 11 on express', script: `${FIXTURES}/nest-app.js`, nodeArgs: ['--require', PRELOAD], env: { NEST_ADAPTER: 'express' }, prefix: '/api', route: '/api/users/:id' },
+  {
+    label: 'NestJS 11 on express',
+    script: `${FIXTURES}/nest-app.js`,
+    nodeArgs: ['--require', PRELOAD],
+    env: { NEST_ADAPTER: 'express' },
+    prefix: '/api',
+    route: '/api/users/:id',
+  },
 ];
 
 /** Sends `path` as part of a new sampled trace and returns that trace's spans in Jaeger. */
 async function traced(app: RunningApp, path: string): Promise<any[]> {
   const traceId = crypto.randomBytes(16).toString('hex');
   await (await fetch(`${app.url}${path}`, { headers: { traceparent: `00-${traceId}-${crypto.randomBytes(8).toString('hex')}-01` } })).arrayBuffer();
-  return waitFor(() => rawTrace(traceId), (s) => s.length >= 1, { what: `trace ${traceId} in Jaeger`, timeoutMs: 30_000 });
+  return waitFor(
+    () => rawTrace(traceId),
+    (s) => s.length >= 1,
+    { what: `trace ${traceId} in Jaeger`, timeoutMs: 30_000 },
+  );
 }
 
 for (const fw of FRAMEWORKS) {
@@ -57,7 +68,12 @@ for (const fw of FRAMEWORKS) {
       app = await startApp({
         script: fw.script,
         nodeArgs: fw.nodeArgs,
-        env: { ...fw.env, OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl, OTEL_SERVICE_NAME: `fw-jaeger-${crypto.randomBytes(3).toString('hex')}`, OTEL_BSP_SCHEDULE_DELAY: '50' },
+        env: {
+          ...fw.env,
+          OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl,
+          OTEL_SERVICE_NAME: `fw-jaeger-${crypto.randomBytes(3).toString('hex')}`,
+          OTEL_BSP_SCHEDULE_DELAY: '50',
+        },
       });
       apps.push(app);
     });

@@ -62,7 +62,9 @@ const FRAMEWORKS: Framework[] = [
     prefix: '',
     userRoute: '/users/:id',
     nestedRoute: '/api/v1/orders/:orderId/items/:itemId',
-    skip: httpParserBinding() ? undefined : `restify 11 cannot load on Node ${process.versions.node}: its dependency http-deceiver needs process.binding('http_parser')`,
+    skip: httpParserBinding()
+      ? undefined
+      : `restify 11 cannot load on Node ${process.versions.node}: its dependency http-deceiver needs process.binding('http_parser')`,
   },
   {
     // restify 12 asks for Node >= 22 (package.json engines) and runs on Node 20.20 as well.
@@ -216,7 +218,10 @@ for (const fw of FRAMEWORKS) {
 
     it('creates no framework spans: every span is a server span, from the server instrumentation', () => {
       const others = on.spans().filter((s) => s.kind !== 2);
-      assert.deepEqual(others.map((s) => `${s.scope.name}: ${s.name}`), []);
+      assert.deepEqual(
+        others.map((s) => `${s.scope.name}: ${s.name}`),
+        [],
+      );
       assert.deepEqual([...new Set(on.spans().map((s) => s.scope.name))], ['sidetrace-http-server']);
     });
 
@@ -289,7 +294,10 @@ for (const fw of FRAMEWORKS) {
     }
 
     it('gives every server span the same name and attributes, http.route included, as upstream (SIDETRACE_NOISE=off)', () => {
-      assert.ok(off.spans().some((s) => s.kind !== 2), 'upstream made its framework spans');
+      assert.ok(
+        off.spans().some((s) => s.kind !== 2),
+        'upstream made its framework spans',
+      );
       for (const [path, upstream] of off.server) {
         const ours = on.server.get(path)!;
         const [a, b] = [comparable(ours, on.app.url), comparable(upstream, off.app.url)];

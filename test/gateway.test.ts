@@ -81,10 +81,18 @@ describe('gateway tier: config files, checked by the real collector and the real
   });
 
   test('the entrypoint picks the files by role and variables, saying so in one line', () => {
-    const files = (env: Record<string, string>) => entrypoint(['files'], env).stdout.trim().split('\n').map((f) => path.basename(f));
+    const files = (env: Record<string, string>) =>
+      entrypoint(['files'], env)
+        .stdout.trim()
+        .split('\n')
+        .map((f) => path.basename(f));
     assert.deepEqual(files({}), ['otel-collector.yaml']);
     assert.deepEqual(files({ NEW_RELIC_LICENSE_KEY: 'k' }), ['otel-collector.yaml', 'newrelic.yaml']);
-    assert.deepEqual(files({ SIDETRACE_GATEWAY_ENDPOINTS: 'a:1', NEW_RELIC_LICENSE_KEY: 'k' }), ['otel-collector.yaml', 'sidecar-gateway.yaml', 'sidecar-gateway-static.yaml'], 'gateway mode: no New Relic at the sidecar');
+    assert.deepEqual(
+      files({ SIDETRACE_GATEWAY_ENDPOINTS: 'a:1', NEW_RELIC_LICENSE_KEY: 'k' }),
+      ['otel-collector.yaml', 'sidecar-gateway.yaml', 'sidecar-gateway-static.yaml'],
+      'gateway mode: no New Relic at the sidecar',
+    );
     assert.deepEqual(files({ SIDETRACE_GATEWAY_DNS: 'gw.internal' }), ['otel-collector.yaml', 'sidecar-gateway.yaml', 'sidecar-gateway-dns.yaml']);
     assert.deepEqual(files({ SIDETRACE_COLLECTOR_ROLE: 'gateway' }), ['gateway.yaml']);
     assert.deepEqual(files({ SIDETRACE_COLLECTOR_ROLE: 'gateway', NEW_RELIC_LICENSE_KEY: 'k' }), ['gateway.yaml', 'gateway-newrelic.yaml']);
@@ -116,13 +124,21 @@ describe('gateway tier: config files, checked by the real collector and the real
       assert.ok(line[0].endsWith(`; using the default, ${defaultOf(name)}`), line[0]);
     }
     const role = entrypoint(['files'], { SIDETRACE_COLLECTOR_ROLE: 'gatway' });
-    assert.deepEqual(lines(role.stderr).slice(0, 1), ['sidetrace collector: SIDETRACE_COLLECTOR_ROLE="gatway" is not sidecar or gateway; running as a sidecar']);
+    assert.deepEqual(lines(role.stderr).slice(0, 1), [
+      'sidetrace collector: SIDETRACE_COLLECTOR_ROLE="gatway" is not sidecar or gateway; running as a sidecar',
+    ]);
     const endpoints = entrypoint(['files'], { SIDETRACE_GATEWAY_ENDPOINTS: 'http://gw-1:4317' });
     assert.deepEqual(lines(endpoints.stderr).slice(0, 2), [
       'sidetrace collector: SIDETRACE_GATEWAY_ENDPOINTS: "http://gw-1:4317" is not host or host:port; left out',
       'sidetrace collector: SIDETRACE_GATEWAY_ENDPOINTS names no usable gateway; exporting to the backends directly',
     ]);
-    assert.deepEqual(endpoints.stdout.trim().split('\n').map((f) => path.basename(f)), ['otel-collector.yaml']);
+    assert.deepEqual(
+      endpoints.stdout
+        .trim()
+        .split('\n')
+        .map((f) => path.basename(f)),
+      ['otel-collector.yaml'],
+    );
   });
 
   test('gateway-newrelic.yaml exports to New Relic exactly as newrelic.yaml does', () => {
@@ -138,7 +154,8 @@ describe('gateway tier: config files, checked by the real collector and the real
   });
 
   test('Jaeger loads and validates its configs: Badger (default), memory, Elasticsearch, OpenSearch', () => {
-    const validate = (file: string, env: Record<string, string> = {}) => spawnSync(bins.jaegerBin, ['validate', '--config', cfg(file)], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+    const validate = (file: string, env: Record<string, string> = {}) =>
+      spawnSync(bins.jaegerBin, ['validate', '--config', cfg(file)], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
     for (const storage of ['badger', 'memory']) {
       const r = validate(JAEGER_CONFIG_FILE, { SIDETRACE_JAEGER_STORAGE: storage });
       assert.equal(r.status, 0, `${storage}: ${r.stderr}`);
@@ -153,15 +170,25 @@ describe('gateway tier: config files, checked by the real collector and the real
       assert.deepEqual(cluster.service, local.service, file);
       assert.deepEqual(cluster.extensions.healthcheckv2, local.extensions.healthcheckv2, file);
       assert.deepEqual({ ...cluster.extensions.jaeger_query, storage: undefined }, { ...local.extensions.jaeger_query, storage: undefined }, file);
-      const urls = Object.values(cluster.extensions.jaeger_storage.backends as Record<string, any>).flatMap((b) => Object.values(b).flatMap((c: any) => c.server_urls));
-      assert.ok(urls.every((u: string) => u.includes('127.0.0.1')), `${file}: the default cluster address is loopback`);
+      const urls = Object.values(cluster.extensions.jaeger_storage.backends as Record<string, any>).flatMap((b) =>
+        Object.values(b).flatMap((c: any) => c.server_urls),
+      );
+      assert.ok(
+        urls.every((u: string) => u.includes('127.0.0.1')),
+        `${file}: the default cluster address is loopback`,
+      );
     }
   });
 
   test('Jaeger refuses to start with a store its config does not declare (compose has no entrypoint to catch it)', async () => {
     // validate does not resolve store names; a real start does.
-    const env: Record<string, string> = { PATH: process.env.PATH!, SIDETRACE_JAEGER_STORAGE: 'cassandra', SIDETRACE_JAEGER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-jaeger-')) };
-    for (const name of ['OTLP_GRPC', 'OTLP_HTTP', 'THRIFT_HTTP', 'QUERY_HTTP', 'QUERY_GRPC', 'HEALTH', 'METRICS']) env[`SIDETRACE_JAEGER_${name}_PORT`] = String(await freePort());
+    const env: Record<string, string> = {
+      PATH: process.env.PATH!,
+      SIDETRACE_JAEGER_STORAGE: 'cassandra',
+      SIDETRACE_JAEGER_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-jaeger-')),
+    };
+    for (const name of ['OTLP_GRPC', 'OTLP_HTTP', 'THRIFT_HTTP', 'QUERY_HTTP', 'QUERY_GRPC', 'HEALTH', 'METRICS'])
+      env[`SIDETRACE_JAEGER_${name}_PORT`] = String(await freePort());
     const jaeger = spawn(bins.jaegerBin, ['--config', cfg(JAEGER_CONFIG_FILE)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     jaeger.stderr.on('data', (d) => (stderr += d));
@@ -289,15 +316,26 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     const expectedSpans = (kind: string) => (kind === 'deploy' || kind === 'migration' ? 4 : 3);
     const partial = sent.filter((s) => jaeger.has(s.traceId) && jaeger.get(s.traceId)!.length !== expectedSpans(s.kind));
     assert.deepEqual(
-      partial.map((s) => `${s.kind} ${s.traceId}: ${jaeger.get(s.traceId)!.map((x) => `${x.service}/${x.name}`).join(', ')}`),
+      partial.map(
+        (s) =>
+          `${s.kind} ${s.traceId}: ${jaeger
+            .get(s.traceId)!
+            .map((x) => `${x.service}/${x.name}`)
+            .join(', ')}`,
+      ),
       [],
       'no trace is kept in part',
     );
     for (const s of sent.filter((x) => jaeger.has(x.traceId))) {
       const services = new Set(jaeger.get(s.traceId)!.map((x) => x.service));
-      assert.deepEqual(services, new Set([FRONT, BACK]), 'each kept trace has both services\' spans');
+      assert.deepEqual(services, new Set([FRONT, BACK]), "each kept trace has both services' spans");
     }
-    for (const [what, list] of [['error', errors], ['slow', slow], ['deploy', deploys], ['migration', migrations]] as const) {
+    for (const [what, list] of [
+      ['error', errors],
+      ['slow', slow],
+      ['deploy', deploys],
+      ['migration', migrations],
+    ] as const) {
       const missing = list.filter((s) => !jaeger.has(s.traceId));
       assert.equal(missing.length, 0, `every ${what} trace is kept (${missing.length} of ${list.length} missing)`);
     }
@@ -313,9 +351,14 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     assert.ok(kept >= low && kept <= high, `${kept} of ${n} ordinary traces kept; ${SAMPLE_PERCENT}% ± 5 sd is ${low}–${high}`);
     // Both gateways decided a share (the trace id routing spreads them).
     for (const g of stack.gateways) {
-      assert.ok(sum(await scrape(g.metricsUrl), 'otelcol_processor_tail_sampling_global_count_traces_sampled') > sent.length / 5, `${g.name} decided a share of the traces`);
+      assert.ok(
+        sum(await scrape(g.metricsUrl), 'otelcol_processor_tail_sampling_global_count_traces_sampled') > sent.length / 5,
+        `${g.name} decided a share of the traces`,
+      );
     }
-    t.diagnostic(`${sent.length} traces across two services: ${kept} of ${n} ordinary kept (${((100 * kept) / n).toFixed(1)}%, bound ${low}–${high}); all ${errors.length} error, ${slow.length} slow, ${deploys.length} deploy, ${migrations.length} migration traces kept; none partial`);
+    t.diagnostic(
+      `${sent.length} traces across two services: ${kept} of ${n} ordinary kept (${((100 * kept) / n).toFixed(1)}%, bound ${low}–${high}); all ${errors.length} error, ${slow.length} slow, ${deploys.length} deploy, ${migrations.length} migration traces kept; none partial`,
+    );
   });
 
   test('a real deploy (sidetrace deploy) and a real migration run are kept, every trace of them', async () => {
@@ -337,10 +380,14 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     assert.equal(migration.status, 0, `${migration.stdout}${migration.stderr}`);
 
     for (const id of deployIds) {
-      const spans = await waitFor(() => jaegerTrace(stack.jaegerUrl, id), (s) => s.some((x) => x.name === `deploy ${deployService}`), {
-        what: `deploy trace ${id} in Jaeger`,
-        timeoutMs: 60_000,
-      });
+      const spans = await waitFor(
+        () => jaegerTrace(stack.jaegerUrl, id),
+        (s) => s.some((x) => x.name === `deploy ${deployService}`),
+        {
+          what: `deploy trace ${id} in Jaeger`,
+          timeoutMs: 60_000,
+        },
+      );
       assert.ok(spans.some((s) => s.attributes['deployment.id'] !== undefined));
     }
     // The run and each of its 3 batches (a trace each) carry migration.run_id.
@@ -350,10 +397,20 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
         const body: any = await (await fetch(`${stack.jaegerUrl}/api/traces?${q}`)).json();
         return (body.data ?? []).map(flattenTrace) as JaegerSpan[][];
       },
-      (traces) => traces.filter((t) => t.some((s) => s.name.startsWith('migration.batch'))).length === 3 && traces.some((t) => t.some((s) => s.name === 'migration.run gateway-backfill')),
-      { what: 'the migration run and its 3 batches in Jaeger', timeoutMs: 60_000, describe: (traces) => traces.map((t) => t.map((s) => s.name).join('+')).join(', ') },
+      (traces) =>
+        traces.filter((t) => t.some((s) => s.name.startsWith('migration.batch'))).length === 3 &&
+        traces.some((t) => t.some((s) => s.name === 'migration.run gateway-backfill')),
+      {
+        what: 'the migration run and its 3 batches in Jaeger',
+        timeoutMs: 60_000,
+        describe: (traces) => traces.map((t) => t.map((s) => s.name).join('+')).join(', '),
+      },
     );
-    for (const tr of runTraces) assert.ok(tr.some((s) => s.attributes['migration.run_id'] !== undefined), 'every trace of the run carries migration.run_id');
+    for (const tr of runTraces)
+      assert.ok(
+        tr.some((s) => s.attributes['migration.run_id'] !== undefined),
+        'every trace of the run carries migration.run_id',
+      );
   });
 
   test('noise and secrets stop at the sidecar: a gateway only gets what the sidecar kept, redacted', async () => {
@@ -366,14 +423,22 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     const ctx = trace.setSpan(context.active(), root);
     const health = tracer.startSpan('GET /healthz', { kind: SpanKind.SERVER, attributes: { 'url.path': '/healthz', 'http.response.status_code': 200 } }, ctx);
     health.end();
-    const out = tracer.startSpan('GET', { kind: SpanKind.CLIENT, attributes: { 'url.full': 'https://alice:pa55word@api.example.test/x?token=s3cr3t-token' } }, ctx);
+    const out = tracer.startSpan(
+      'GET',
+      { kind: SpanKind.CLIENT, attributes: { 'url.full': 'https://alice:pa55word@api.example.test/x?token=s3cr3t-token' } },
+      ctx,
+    );
     out.end();
     root.setStatus({ code: SpanStatusCode.ERROR });
     root.end();
     await provider.forceFlush();
     await provider.shutdown();
     const traceId = root.spanContext().traceId;
-    const spans = await waitFor(() => jaegerTrace(stack.jaegerUrl, traceId), (s) => s.length >= 2, { what: 'the error trace in Jaeger', timeoutMs: 60_000 });
+    const spans = await waitFor(
+      () => jaegerTrace(stack.jaegerUrl, traceId),
+      (s) => s.length >= 2,
+      { what: 'the error trace in Jaeger', timeoutMs: 60_000 },
+    );
     await newRelic.waitForSpans((s) => s.traceId === traceId, { count: 2, timeoutMs: 60_000 });
     assert.deepEqual(spans.map((s) => s.name).sort(), ['GET', 'GET /callback'], 'the health check span was dropped at the sidecar');
     const everywhere = JSON.stringify([spans, newRelic.spans.filter((s) => s.traceId === traceId)], (_k, v) => (typeof v === 'bigint' ? String(v) : v));
@@ -381,7 +446,7 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     assert.equal(spans.find((s) => s.name === 'GET')!.attributes['url.full'], 'https://REDACTED:REDACTED@api.example.test/x?token=REDACTED');
   });
 
-  test('the New Relic stand-in gets exactly the kept traces, within New Relic\'s limits', async () => {
+  test("the New Relic stand-in gets exactly the kept traces, within New Relic's limits", async () => {
     const mark = await gatewayMetric('otelcol_processor_tail_sampling_global_count_traces_sampled');
     const long = await drive('fail-long', 5);
     await settled(mark + long.length);
@@ -394,15 +459,24 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
         nrTraces: new Set(newRelic.spans.filter((s) => ours.has(s.traceId)).map((s) => s.traceId)),
       };
     };
-    const same = (v: { jaegerKept: Set<string>; nrTraces: Set<string> }) => v.jaegerKept.size === v.nrTraces.size && [...v.jaegerKept].every((id) => v.nrTraces.has(id));
+    const same = (v: { jaegerKept: Set<string>; nrTraces: Set<string> }) =>
+      v.jaegerKept.size === v.nrTraces.size && [...v.jaegerKept].every((id) => v.nrTraces.has(id));
     let seen = await read();
     for (let i = 0; i < 60 && !same(seen); i++) {
       await new Promise((r) => setTimeout(r, 1_000));
       seen = await read();
     }
     const { jaegerKept, nrTraces } = seen;
-    assert.deepEqual([...nrTraces].filter((id) => !jaegerKept.has(id)), [], 'New Relic got no trace that was not kept');
-    assert.deepEqual([...jaegerKept].filter((id) => !nrTraces.has(id)), [], 'New Relic got every kept trace');
+    assert.deepEqual(
+      [...nrTraces].filter((id) => !jaegerKept.has(id)),
+      [],
+      'New Relic got no trace that was not kept',
+    );
+    assert.deepEqual(
+      [...jaegerKept].filter((id) => !nrTraces.has(id)),
+      [],
+      'New Relic got every kept trace',
+    );
     assert.ok(nrTraces.size < ours.size / 2, `New Relic got ${nrTraces.size} of ${ours.size} traces`);
     assert.deepEqual(newRelic.violations, []);
     for (const r of newRelic.requests) {
@@ -423,8 +497,22 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       const picked = entrypoint(['files'], env).stdout.trim().split('\n');
       assert.deepEqual(configs, picked, `${c.name} runs the files the entrypoint picks`);
     }
-    assert.deepEqual(fs.readFileSync(`/proc/${stack.sidecars[0].pid}/cmdline`, 'utf8').split('\0').filter((a) => a.endsWith('.yaml')).map((f) => path.basename(f)), ['otel-collector.yaml', 'sidecar-gateway.yaml', 'sidecar-gateway-static.yaml']);
-    assert.deepEqual(fs.readFileSync(`/proc/${stack.gateways[0].pid}/cmdline`, 'utf8').split('\0').filter((a) => a.endsWith('.yaml')).map((f) => path.basename(f)), ['gateway.yaml', 'gateway-newrelic.yaml']);
+    assert.deepEqual(
+      fs
+        .readFileSync(`/proc/${stack.sidecars[0].pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a.endsWith('.yaml'))
+        .map((f) => path.basename(f)),
+      ['otel-collector.yaml', 'sidecar-gateway.yaml', 'sidecar-gateway-static.yaml'],
+    );
+    assert.deepEqual(
+      fs
+        .readFileSync(`/proc/${stack.gateways[0].pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a.endsWith('.yaml'))
+        .map((f) => path.basename(f)),
+      ['gateway.yaml', 'gateway-newrelic.yaml'],
+    );
   });
 
   test('the spans-per-second cap: above it the rest is held to its share while errors are still kept', async (t) => {
@@ -446,7 +534,9 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       assert.ok(kept < ordinary.length, `the cap dropped some of the rest (${kept} of ${ordinary.length} kept at 100%)`);
       assert.ok(kept <= bound, `${kept} ordinary traces kept; the cap allows at most ${bound} in ${sendSeconds.toFixed(1)} s`);
       for (const e of errors) assert.equal(jaeger.get(e.traceId)?.length, 3, 'every error trace kept, whole');
-      t.diagnostic(`cap ${CAP} spans/s per gateway, sample 100%: ${kept} of ${ordinary.length} ordinary traces kept (bound ${bound}), all ${errors.length} error traces kept`);
+      t.diagnostic(
+        `cap ${CAP} spans/s per gateway, sample 100%: ${kept} of ${ordinary.length} ordinary traces kept (bound ${bound}), all ${errors.length} error traces kept`,
+      );
     } finally {
       await restartAll({ SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: '1000000', SIDETRACE_TAIL_SAMPLE_PERCENT: String(SAMPLE_PERCENT) });
     }
@@ -470,15 +560,26 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       const short = await drive('fail', 200);
       // The sidecars routed every span (the dead gateway's share into its queue), and the live gateway
       // decided and exported its share (settled() reads the running gateways only).
-      await waitFor(async () => (await lbSent()) - sentA, (n) => n >= short.length * 3, { what: 'the sidecars to route the traffic' });
+      await waitFor(
+        async () => (await lbSent()) - sentA,
+        (n) => n >= short.length * 3,
+        { what: 'the sidecars to route the traffic' },
+      );
       // The sidecars send from their queues: wait until the live gateway has stopped receiving.
       let last = -1;
-      await waitFor(async () => accepted(stack.gateways[0].metricsUrl), (n) => n === last || ((last = n), false), { what: 'the live gateway to receive its share', intervalMs: 2_000 });
+      await waitFor(
+        async () => accepted(stack.gateways[0].metricsUrl),
+        (n) => n === last || ((last = n), false),
+        { what: 'the live gateway to receive its share', intervalMs: 2_000 },
+      );
       await settled(0);
       const whileDown = complete(await jaegerTraces(), short).length;
       assert.ok(whileDown >= 40 && whileDown <= 160, `while one of two gateways is down, only the live one's share arrives (${whileDown} of ${short.length})`);
       await dead.start();
-      const after = await waitFor(jaegerTraces, (j) => complete(j, short).length === short.length, { what: 'every trace after the gateway came back', timeoutMs: 60_000 });
+      const after = await waitFor(jaegerTraces, (j) => complete(j, short).length === short.length, {
+        what: 'every trace after the gateway came back',
+        timeoutMs: 60_000,
+      });
       assert.deepEqual(partialIn(after, short), [], 'none partial');
 
       // 2. A long outage: past the retry window the waiting share is dropped.
@@ -491,10 +592,19 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       await dead.stop('SIGKILL');
       const long = await drive('fail', 200);
       const dropLines = () =>
-        stack.sidecars.flatMap((sc, i) => fullLog(sc.logFile).slice(logMarks[i]).split('\n').filter((l) => l.includes('Exporting failed. Dropping data.') && l.includes(dead.otlpGrpcEndpoint)));
+        stack.sidecars.flatMap((sc, i) =>
+          fullLog(sc.logFile)
+            .slice(logMarks[i])
+            .split('\n')
+            .filter((l) => l.includes('Exporting failed. Dropping data.') && l.includes(dead.otlpGrpcEndpoint)),
+        );
       const dropped = () => dropLines().reduce((a, l) => a + Number(/"dropped_items": (\d+)/.exec(l)?.[1] ?? 0), 0);
       // Every span sent for the dead gateway is either dropped (logged) or still waiting; wait for the former.
-      const sentDuring = await waitFor(async () => (await lbSent()) - sent0, (n) => n >= long.length * 3, { what: 'the sidecars to route the traffic' });
+      const sentDuring = await waitFor(
+        async () => (await lbSent()) - sent0,
+        (n) => n >= long.length * 3,
+        { what: 'the sidecars to route the traffic' },
+      );
       await waitFor(
         async () => ({ dropped: dropped(), live: (await accepted(stack.gateways[0].metricsUrl)) - live0 }),
         (v) => v.dropped + v.live === sentDuring,
@@ -505,9 +615,12 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       const final = await jaegerTraces();
       const delivered = complete(final, long);
       const missing = long.filter((s) => !final.has(s.traceId));
-      assert.deepEqual(partialIn(final, long), [], 'none partial: a trace\'s spans from both sidecars went to the same gateway, and were dropped together');
+      assert.deepEqual(partialIn(final, long), [], "none partial: a trace's spans from both sidecars went to the same gateway, and were dropped together");
       assert.equal(delivered.length + missing.length, long.length);
-      assert.ok(missing.length >= 40 && missing.length <= 160, `the dead gateway's share was lost (${missing.length} of ${long.length}); the live one did not take it over`);
+      assert.ok(
+        missing.length >= 40 && missing.length <= 160,
+        `the dead gateway's share was lost (${missing.length} of ${long.length}); the live one did not take it over`,
+      );
       // The loss is exact in what the collectors report: the sidecars' log lines, and the gap between
       // what the sidecars' load_balancing exporter counts as sent and what the gateways accepted.
       const gap = sentDuring - ((await accepted(stack.gateways[0].metricsUrl)) - live0) - (await accepted(dead.metricsUrl));
@@ -551,7 +664,11 @@ describe('Jaeger in memory, on request', () => {
       span.end();
       await provider.shutdown();
       const traceId = span.spanContext().traceId;
-      await waitFor(() => jaegerTrace(stack.jaegerUrl, traceId), (s) => s.length === 1, { what: 'the span in Jaeger' });
+      await waitFor(
+        () => jaegerTrace(stack.jaegerUrl, traceId),
+        (s) => s.length === 1,
+        { what: 'the span in Jaeger' },
+      );
       await stack.restartJaeger();
       assert.deepEqual(await jaegerTrace(stack.jaegerUrl, traceId), [], 'gone after the restart');
     } finally {
@@ -563,9 +680,12 @@ describe('Jaeger in memory, on request', () => {
     const said: string[] = [];
     const stack = await startStack({ jaegerEnv: { SIDETRACE_JAEGER_STORAGE: 'mem' }, log: (line) => said.push(line) });
     try {
-      assert.deepEqual(said.filter((l) => l.includes('SIDETRACE_JAEGER_STORAGE')), ['SIDETRACE_JAEGER_STORAGE="mem" is not badger or memory; using badger']);
+      assert.deepEqual(
+        said.filter((l) => l.includes('SIDETRACE_JAEGER_STORAGE')),
+        ['SIDETRACE_JAEGER_STORAGE="mem" is not badger or memory; using badger'],
+      );
       assert.equal(stack.jaegerStorage, 'badger');
-      assert.deepEqual(fs.readdirSync(stack.jaegerDataDir).sort(), ['keys', 'values'], 'Badger\'s directories are there');
+      assert.deepEqual(fs.readdirSync(stack.jaegerDataDir).sort(), ['keys', 'values'], "Badger's directories are there");
     } finally {
       await stack.stop();
     }

@@ -37,13 +37,22 @@ for (const [label, script, env] of [
     it('the attribute, the event and the status a handler set are on the server span in Jaeger', async () => {
       const app = await startApp({
         script,
-        env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl, OTEL_SERVICE_NAME: `lean-jaeger-${crypto.randomBytes(3).toString('hex')}`, OTEL_BSP_SCHEDULE_DELAY: '50' },
+        env: {
+          ...env,
+          OTEL_EXPORTER_OTLP_ENDPOINT: stack.otlpHttpUrl,
+          OTEL_SERVICE_NAME: `lean-jaeger-${crypto.randomBytes(3).toString('hex')}`,
+          OTEL_BSP_SCHEDULE_DELAY: '50',
+        },
       });
       apps.push(app);
       const traceId = crypto.randomBytes(16).toString('hex');
       const res = await fetch(`${app.url}/users/31`, { headers: { traceparent: `00-${traceId}-${crypto.randomBytes(8).toString('hex')}-01` } });
       assert.equal(res.status, 200);
-      const spans = await waitFor(() => rawTrace(traceId), (s) => s.length >= 1, { what: `trace ${traceId} in Jaeger`, timeoutMs: 30_000 });
+      const spans = await waitFor(
+        () => rawTrace(traceId),
+        (s) => s.length >= 1,
+        { what: `trace ${traceId} in Jaeger`, timeoutMs: 30_000 },
+      );
       assert.equal(spans.length, 1, `one span: ${spans.map((s) => s.operationName)}`);
       const [server] = spans;
       assert.equal(server.operationName, 'GET /users/:id');

@@ -25,7 +25,9 @@ before(async () => {
   rx = await startOtlpReceiver();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-tls-'));
   tls = { key: path.join(dir, 'key.pem'), cert: path.join(dir, 'cert.pem') };
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', tls.key, '-out', tls.cert], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', tls.key, '-out', tls.cert], {
+    stdio: 'ignore',
+  });
 });
 after(async () => {
   await Promise.all(apps.map((a) => a.stop()));
@@ -61,7 +63,12 @@ const isServer = (s: ReceivedSpan) => s.kind === 2;
 const UA = 'user_agent.original';
 
 /** One request with a user agent that names its case, so the case's span can be found in each run. */
-function request(base: string, p: string, opts: { method?: string; body?: string; agent?: http.Agent; abortAfterMs?: number } = {}, ua?: string): Promise<number> {
+function request(
+  base: string,
+  p: string,
+  opts: { method?: string; body?: string; agent?: http.Agent; abortAfterMs?: number } = {},
+  ua?: string,
+): Promise<number> {
   const url = new URL(p, base);
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -115,7 +122,16 @@ interface Flavour {
 }
 
 const FLAVOURS: Flavour[] = [
-  { label: 'express 4', script: `${FIXTURES}/lean-express-app.js`, env: {}, nested: '/api/v1/items/42', nestedRoute: '/api/:version/items/:id', nextError: true, rejects: false, https: true },
+  {
+    label: 'express 4',
+    script: `${FIXTURES}/lean-express-app.js`,
+    env: {},
+    nested: '/api/v1/items/42',
+    nestedRoute: '/api/:version/items/:id',
+    nextError: true,
+    rejects: false,
+    https: true,
+  },
   {
     label: 'express 5',
     script: `${FIXTURES}/lean-express-app.js`,
@@ -126,7 +142,16 @@ const FLAVOURS: Flavour[] = [
     rejects: true,
     https: true,
   },
-  { label: 'koa', script: `${FIXTURES}/lean-koa-app.js`, env: {}, nested: '/api/items/42', nestedRoute: '/api/items/:id', nextError: false, rejects: true, https: false },
+  {
+    label: 'koa',
+    script: `${FIXTURES}/lean-koa-app.js`,
+    env: {},
+    nested: '/api/items/42',
+    nestedRoute: '/api/items/:id',
+    nextError: false,
+    rejects: true,
+    https: false,
+  },
 ];
 
 /** Runs the request matrix against one app; returns the case names sent. */
@@ -184,14 +209,26 @@ for (const f of FLAVOURS) {
       cases = await runMatrix(f, lean.app.url, leanTls);
       await runMatrix(f, stock.app.url, stockTls);
       for (const run of [lean, stock]) {
-        await rx.waitForSpans((s) => s.resource['service.name'] === run.service && isServer(s) && String(s.attributes[UA]).startsWith('matrix/'), { count: cases.length });
+        await rx.waitForSpans((s) => s.resource['service.name'] === run.service && isServer(s) && String(s.attributes[UA]).startsWith('matrix/'), {
+          count: cases.length,
+        });
       }
     });
 
-    it('runs sidetrace\'s server instrumentation under the noise policy, upstream\'s with SIDETRACE_NOISE=off', () => {
+    it("runs sidetrace's server instrumentation under the noise policy, upstream's with SIDETRACE_NOISE=off", () => {
       assert.match(lean.app.stderr(), /http server spans: sidetrace \(routes: express, koa(, [a-z-]+)*\); AsyncContextFrame (on|off)/);
-      assert.ok(lean.spans().filter(isServer).every((s) => s.scope.name === 'sidetrace-http-server'));
-      assert.ok(stock.spans().filter(isServer).every((s) => s.scope.name === '@opentelemetry/instrumentation-http'));
+      assert.ok(
+        lean
+          .spans()
+          .filter(isServer)
+          .every((s) => s.scope.name === 'sidetrace-http-server'),
+      );
+      assert.ok(
+        stock
+          .spans()
+          .filter(isServer)
+          .every((s) => s.scope.name === '@opentelemetry/instrumentation-http'),
+      );
     });
 
     it('gives each request of the matrix the same server span name and attributes as upstream', () => {
@@ -221,15 +258,21 @@ for (const f of FLAVOURS) {
       assert.equal(nested?.name, `GET ${f.nestedRoute}`);
     });
 
-    it('creates no middleware, router or handler spans: the handler\'s own work hangs off the server span', () => {
+    it("creates no middleware, router or handler spans: the handler's own work hangs off the server span", () => {
       const framework = lean.spans().filter((s) => !isServer(s) && s.name !== 'work.child');
-      assert.deepEqual(framework.map((s) => `${s.scope.name}: ${s.name}`), []);
+      assert.deepEqual(
+        framework.map((s) => `${s.scope.name}: ${s.name}`),
+        [],
+      );
     });
 
     it('exports the attribute, event and status a handler sets on the active span', () => {
       const span = lean.spans().find((s) => isServer(s) && s.attributes[UA] === 'matrix/get')!;
       assert.equal(span.attributes['order.id'], '7');
-      assert.deepEqual(span.events.map((e) => [e.name, e.attributes['user.id']]), [['user.looked.up', '7']]);
+      assert.deepEqual(
+        span.events.map((e) => [e.name, e.attributes['user.id']]),
+        [['user.looked.up', '7']],
+      );
       assert.equal(span.status.code, 1);
     });
 
@@ -265,19 +308,41 @@ for (const f of FLAVOURS) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
       const count = 1000;
       const statuses = await Promise.all(
-        Array.from({ length: count }, (_, i) => request(lean.app.url, `/work/c${i}`, { method: 'POST', body: JSON.stringify({ n: `c${i}` }), agent }, `load/${i}`)),
+        Array.from({ length: count }, (_, i) =>
+          request(lean.app.url, `/work/c${i}`, { method: 'POST', body: JSON.stringify({ n: `c${i}` }), agent }, `load/${i}`),
+        ),
       );
       agent.destroy();
       assert.ok(statuses.every((s) => s === 200));
-      const children = await rx.waitForSpans((s) => s.resource['service.name'] === lean.service && s.name === 'work.child' && String(s.attributes['work.n']).startsWith('c'), { count, timeoutMs: 30_000 });
-      await rx.waitForSpans((s) => s.resource['service.name'] === lean.service && isServer(s) && String(s.attributes[UA]).startsWith('load/'), { count, timeoutMs: 30_000 });
-      const servers = new Map(lean.spans().filter((s) => isServer(s) && String(s.attributes[UA]).startsWith('load/')).map((s) => [s.spanId, s]));
+      const children = await rx.waitForSpans(
+        (s) => s.resource['service.name'] === lean.service && s.name === 'work.child' && String(s.attributes['work.n']).startsWith('c'),
+        { count, timeoutMs: 30_000 },
+      );
+      await rx.waitForSpans((s) => s.resource['service.name'] === lean.service && isServer(s) && String(s.attributes[UA]).startsWith('load/'), {
+        count,
+        timeoutMs: 30_000,
+      });
+      const servers = new Map(
+        lean
+          .spans()
+          .filter((s) => isServer(s) && String(s.attributes[UA]).startsWith('load/'))
+          .map((s) => [s.spanId, s]),
+      );
       const wrong = children.filter((c) => {
         const parent = servers.get(c.parentSpanId);
-        return !parent || parent.attributes['url.path'] !== `/work/${c.attributes['work.n']}` || c.attributes['work.body.n'] !== c.attributes['work.n'] || parent.traceId !== c.traceId;
+        return (
+          !parent ||
+          parent.attributes['url.path'] !== `/work/${c.attributes['work.n']}` ||
+          c.attributes['work.body.n'] !== c.attributes['work.n'] ||
+          parent.traceId !== c.traceId
+        );
       });
       assert.equal(children.length, count);
-      assert.deepEqual(wrong.slice(0, 5).map((c) => c.attributes['work.n']), [], `${wrong.length} children under the wrong parent`);
+      assert.deepEqual(
+        wrong.slice(0, 5).map((c) => c.attributes['work.n']),
+        [],
+        `${wrong.length} children under the wrong parent`,
+      );
     });
   });
 }
@@ -300,15 +365,23 @@ describe('request path details', () => {
     const [span] = await rx.waitForSpans((s) => s.resource['service.name'] === run.service && s.attributes[UA] === 'after/upgrade');
     assert.equal(span.parentSpanId, '');
     assert.equal(span.name, 'GET /users/:id');
-    assert.deepEqual(run.spans().filter((s) => ['/ws', undefined].includes(s.attributes['url.path'] as string | undefined) && isServer(s)).map((s) => s.name), []);
+    assert.deepEqual(
+      run
+        .spans()
+        .filter((s) => ['/ws', undefined].includes(s.attributes['url.path'] as string | undefined) && isServer(s))
+        .map((s) => s.name),
+      [],
+    );
   });
 
-  it('continues the caller\'s trace and does nothing costly for an unsampled request', async () => {
+  it("continues the caller's trace and does nothing costly for an unsampled request", async () => {
     const run = await launch(`${FIXTURES}/lean-express-app.js`);
     const sampled = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
     const unsampled = `00-${'ef'.repeat(16)}-${'12'.repeat(8)}-00`;
     const send = (tp: string) =>
-      new Promise<void>((resolve, reject) => http.get(`${run.app.url}/work/tp`, { headers: { traceparent: tp } }, (res) => res.resume().on('end', resolve)).on('error', reject));
+      new Promise<void>((resolve, reject) =>
+        http.get(`${run.app.url}/work/tp`, { headers: { traceparent: tp } }, (res) => res.resume().on('end', resolve)).on('error', reject),
+      );
     await send(unsampled);
     await send(sampled);
     const spans = await rx.waitForSpans((s) => s.resource['service.name'] === run.service && s.traceId === 'ab'.repeat(16), { count: 2 });
@@ -316,7 +389,14 @@ describe('request path details', () => {
     assert.equal(server.parentSpanId, 'cd'.repeat(8));
     assert.equal(spans.find((s) => s.name === 'work.child')!.parentSpanId, server.spanId);
     await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(run.spans().filter((s) => s.traceId === 'ef'.repeat(16)).map((s) => s.name), [], 'nothing of the unsampled trace is exported');
+    assert.deepEqual(
+      run
+        .spans()
+        .filter((s) => s.traceId === 'ef'.repeat(16))
+        .map((s) => s.name),
+      [],
+      'nothing of the unsampled trace is exported',
+    );
   });
 
   it('koa: a 4xx thrown with ctx.throw is an answer, not a recorded error', async () => {
@@ -342,7 +422,10 @@ describe('request path details', () => {
     client.close();
     assert.equal(body, 'h2 /h2/1');
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(run.spans().map((s) => s.name), []);
+    assert.deepEqual(
+      run.spans().map((s) => s.name),
+      [],
+    );
     assert.match(run.app.stderr(), /http server spans: sidetrace/);
   });
 

@@ -44,7 +44,10 @@ test('producer and worker processes: every batch is its own trace, linked to the
   for (const b of batches) {
     assert.equal(b.parentSpanId, '');
     assert.notEqual(b.traceId, run.traceId);
-    assert.deepEqual(b.links.map((l) => [l.traceId, l.spanId, l.attributes['migration.link']]), [[run.traceId, run.spanId, 'run']]);
+    assert.deepEqual(
+      b.links.map((l) => [l.traceId, l.spanId, l.attributes['migration.link']]),
+      [[run.traceId, run.spanId, 'run']],
+    );
     assert.equal(b.kind, 5, 'CONSUMER');
     assert.equal(b.attributes['messaging.system'], 'bullmq');
     assert.equal(b.attributes['messaging.destination.name'], queue);
@@ -54,7 +57,10 @@ test('producer and worker processes: every batch is its own trace, linked to the
     assert.equal(b.attributes['migration.progress.total'], 95);
   }
   const last = batches.find((b) => b.attributes['migration.batch.index'] === 9)!;
-  assert.deepEqual([last.attributes['migration.batch.cursor.start'], last.attributes['migration.batch.cursor.end'], last.attributes['migration.batch.size']], [90, 94, 5]);
+  assert.deepEqual(
+    [last.attributes['migration.batch.cursor.start'], last.attributes['migration.batch.cursor.end'], last.attributes['migration.batch.size']],
+    [90, 94, 5],
+  );
   const progressDone = batches.map((b) => b.attributes['migration.progress.done'] as number).sort((a, b) => a - b);
   assert.deepEqual(progressDone, [10, 20, 30, 40, 50, 60, 70, 80, 90, 95], 'progress from the shared checkpoint, batch after batch');
 
@@ -80,7 +86,10 @@ test('a worker killed with SIGKILL mid-run: a restarted worker continues, commit
   await first.waitForLine((l) => l.event === 'ready');
   const producer = await fixture('producer.js', { QUEUE: queue, RUN_ID: runId, TOTAL: '80', BATCH_SIZE: '10' });
   assert.equal((await finished(first, 30_000)).signal, 'SIGKILL', 'the worker died after committing batch 3');
-  const processedFirst = first.lines().filter((l) => l.event === 'processing').map((l) => l.index as number);
+  const processedFirst = first
+    .lines()
+    .filter((l) => l.event === 'processing')
+    .map((l) => l.index as number);
   assert.deepEqual(processedFirst, [0, 1, 2, 3]);
 
   const redis = new Redis(services.redisUrl);
@@ -96,9 +105,15 @@ test('a worker killed with SIGKILL mid-run: a restarted worker continues, commit
     await second.waitForLine((l) => l.event === 'batch' && l.index === 3);
     await stopWorker(second);
 
-    const processedSecond = second.lines().filter((l) => l.event === 'processing').map((l) => l.index as number);
+    const processedSecond = second
+      .lines()
+      .filter((l) => l.event === 'processing')
+      .map((l) => l.index as number);
     assert.deepEqual(processedSecond.sort(), [4, 5, 6, 7], 'the restarted worker processes only what was not committed');
-    assert.deepEqual(second.lines().find((l) => l.event === 'batch' && l.index === 3), { event: 'batch', index: 3, outcome: 'already_committed' });
+    assert.deepEqual(
+      second.lines().find((l) => l.event === 'batch' && l.index === 3),
+      { event: 'batch', index: 3, outcome: 'already_committed' },
+    );
     assert.deepEqual(await store.counters(runId), { processed: 72, skipped: 0, failed: 8, batches: 8 }, 'every record counted once');
 
     const [run] = await fixtures.rx.waitForSpans(named('migration.run backfill-previews', runId));
@@ -106,7 +121,10 @@ test('a worker killed with SIGKILL mid-run: a restarted worker continues, commit
     const committed = spans.filter((s) => s.attributes['migration.batch.outcome'] === 'committed');
     assert.deepEqual(committed.map((s) => s.attributes['migration.batch.index']).sort(), [0, 1, 2, 3, 4, 5, 6, 7], 'each batch committed once');
     const again = spans.filter((s) => s.attributes['migration.batch.outcome'] === 'already_committed');
-    assert.deepEqual(again.map((s) => s.attributes['migration.batch.index']), [3]);
+    assert.deepEqual(
+      again.map((s) => s.attributes['migration.batch.index']),
+      [3],
+    );
     assert.notEqual(again[0].resource['process.pid'], committed.find((s) => s.attributes['migration.batch.index'] === 3)!.resource['process.pid']);
     assert.equal(again[0].attributes['migration.records.processed'], 0, 'nothing was migrated again');
     for (const s of spans) assert.deepEqual([s.links[0].traceId, s.links[0].spanId], [run.traceId, run.spanId], 'all under the same run');

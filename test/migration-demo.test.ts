@@ -66,7 +66,11 @@ test('the demo migration shows in Jaeger as a run plus one linked trace per batc
   const committed = batches.filter((b) => b.attributes['migration.batch.outcome'] === 'committed');
   assert.deepEqual(committed.map((b) => b.attributes['migration.batch.index']).sort(), [...Array(expected).keys()]);
   const errored = batches.filter((b) => b.attributes['migration.batch.outcome'] === 'error');
-  assert.deepEqual(errored.map((b) => [b.attributes['migration.batch.index'], b.status]), [[7, 'ERROR']], 'the injected flaky batch');
+  assert.deepEqual(
+    errored.map((b) => [b.attributes['migration.batch.index'], b.status]),
+    [[7, 'ERROR']],
+    'the injected flaky batch',
+  );
   assert.equal(committed.find((b) => b.attributes['migration.batch.index'] === 7)!.attributes['migration.batch.retries'], 1, 'its retry');
 
   const raw = await fetch(`${jaegerUrl}/api/traces/${batches[0].traceId}`).then((r) => r.json() as Promise<any>);

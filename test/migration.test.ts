@@ -25,7 +25,13 @@ async function spansOf(runId: string, batches: number, markers: { start: number;
   const start = await fixtures.rx.waitForSpans(named('migration.run.start', runId), { count: markers.start });
   const progress = markers.progress ? await fixtures.rx.waitForSpans(named('migration.run.progress', runId), { count: markers.progress }) : [];
   const end = await fixtures.rx.waitForSpans(named('migration.run.end', runId), { count: markers.end });
-  return { run, batch: batch.sort((a, b) => Number(a.attributes['migration.batch.index']) - Number(b.attributes['migration.batch.index'])), start, progress, end };
+  return {
+    run,
+    batch: batch.sort((a, b) => Number(a.attributes['migration.batch.index']) - Number(b.attributes['migration.batch.index'])),
+    start,
+    progress,
+    end,
+  };
 }
 
 function assertLinkedTo(span: ReceivedSpan, run: ReceivedSpan, kind = 'run') {
@@ -101,7 +107,11 @@ test('inline form: one trace per batch linked to the run, counts, failures as ev
     assert.deepEqual(b.events, [
       {
         name: 'migration.record.failed',
-        attributes: { 'migration.record.id': String(i * 10 + 3), 'exception.type': 'RangeError', 'exception.message': `record ${i * 10 + 3}: corrupt image header` },
+        attributes: {
+          'migration.record.id': String(i * 10 + 3),
+          'exception.type': 'RangeError',
+          'exception.message': `record ${i * 10 + 3}: corrupt image header`,
+        },
       },
     ]);
   }
@@ -152,7 +162,10 @@ test('a migration killed with SIGKILL mid-run resumes from the Redis checkpoint 
   await fixtures.rx.waitForSpans((s) => s.name === 'migration.batch backfill-previews' && s.attributes['migration.run_id'] === runId, { count: 3 });
   first.child.kill('SIGKILL');
   assert.equal((await first.exited).signal, 'SIGKILL');
-  const reportedDone = first.lines().filter((l) => l.event === 'done').map((l) => l.index as number);
+  const reportedDone = first
+    .lines()
+    .filter((l) => l.event === 'done')
+    .map((l) => l.index as number);
 
   const redis = new Redis(services.redisUrl);
   try {
@@ -173,12 +186,18 @@ test('a migration killed with SIGKILL mid-run resumes from the Redis checkpoint 
     assert.equal(second.lines()[0].attempt, 2);
     assert.equal(second.lines().at(-1)?.status, 'succeeded');
     const outcomes = second.lines().filter((l) => l.event === 'done');
-    const processedSecond = second.lines().filter((l) => l.event === 'processing').map((l) => l.index as number);
+    const processedSecond = second
+      .lines()
+      .filter((l) => l.event === 'processing')
+      .map((l) => l.index as number);
     for (const i of committedFirst) {
       assert.ok(!processedSecond.includes(i), `batch ${i}, committed before the kill, is not processed again`);
       assert.equal(outcomes.find((l) => l.index === i)?.outcome, 'already_committed');
     }
-    assert.deepEqual(processedSecond, [...Array(10).keys()].filter((i) => !committedFirst.includes(i)));
+    assert.deepEqual(
+      processedSecond,
+      [...Array(10).keys()].filter((i) => !committedFirst.includes(i)),
+    );
 
     const final = await store.get(runId);
     assert.equal(final?.status, 'succeeded');
@@ -205,14 +224,20 @@ test('a migration killed with SIGKILL mid-run resumes from the Redis checkpoint 
     assert.equal(interrupted.attributes['migration.run.attempt'], 1);
     assert.deepEqual([interrupted.links[0].traceId, interrupted.links[0].spanId], [run1Link.traceId, run1Link.spanId]);
 
-    const committedSpans = fixtures.rx.spans.filter((s) => named('migration.batch backfill-previews', runId)(s) && s.attributes['migration.batch.outcome'] === 'committed');
+    const committedSpans = fixtures.rx.spans.filter(
+      (s) => named('migration.batch backfill-previews', runId)(s) && s.attributes['migration.batch.outcome'] === 'committed',
+    );
     const indexes = committedSpans.map((s) => s.attributes['migration.batch.index'] as number).sort((a, b) => a - b);
     assert.deepEqual(indexes, [...Array(10).keys()], 'each batch committed exactly once across both attempts');
     for (const s of committedSpans) {
       const attempt = s.attributes['migration.run.attempt'];
       assert.equal(attempt, committedFirst.includes(s.attributes['migration.batch.index'] as number) ? 1 : 2);
     }
-    assert.equal(fixtures.rx.spans.filter(ofRun(runId)).filter((s) => s.name === 'migration.run backfill-previews').length, 1, 'the killed attempt never exported its run span');
+    assert.equal(
+      fixtures.rx.spans.filter(ofRun(runId)).filter((s) => s.name === 'migration.run backfill-previews').length,
+      1,
+      'the killed attempt never exported its run span',
+    );
   } finally {
     await redis.quit();
   }
@@ -236,9 +261,12 @@ for (const mode of ['down', 'hang'] as const) {
 
 test('bad input gets one clear error naming what is wrong', async () => {
   await assert.rejects(startMigration({ total: 10, batchSize: 5 } as never), {
-    message: "sidetrace startMigration: options.name must be a non-empty string of at most 128 characters naming the migration, e.g. 'backfill-previews' (got undefined)",
+    message:
+      "sidetrace startMigration: options.name must be a non-empty string of at most 128 characters naming the migration, e.g. 'backfill-previews' (got undefined)",
   });
-  await assert.rejects(startMigration({ name: 'x', total: 10, batchSize: 0 }), { message: 'sidetrace startMigration: options.batchSize must be an integer ≥ 1 (got 0)' });
+  await assert.rejects(startMigration({ name: 'x', total: 10, batchSize: 0 }), {
+    message: 'sidetrace startMigration: options.batchSize must be an integer ≥ 1 (got 0)',
+  });
   await assert.rejects(startMigration(undefined as never), /options object \{ name, total\?, batchSize \}/);
   await assert.rejects(startMigration({ name: 'x', total: 10, batchSize: 5, runId: 'has:colon' }), /options.runId must be a string of 1 to 128 letters/);
 
@@ -256,10 +284,16 @@ test('bad input gets one clear error naming what is wrong', async () => {
   for (const [carrier, message] of corrupt) await assert.rejects(continueMigration(carrier), message);
   assert.equal((await continueMigration(JSON.stringify(good))).runId, run.runId, 'the JSON text of a good carrier is accepted');
 
-  await assert.rejects(run.batch({ cursorStart: 5, cursorEnd: 2 }, () => {}), /range.cursorEnd must be an integer ≥ 5 \(got 2\)/);
+  await assert.rejects(
+    run.batch({ cursorStart: 5, cursorEnd: 2 }, () => {}),
+    /range.cursorEnd must be an integer ≥ 5 \(got 2\)/,
+  );
   await assert.rejects(run.batch({ cursorStart: 0, cursorEnd: 4 }, undefined as never), /the second argument must be the function that migrates the batch/);
   await assert.rejects(run.end({ status: 'done' as never }), /options.status must be succeeded, failed, cancelled, interrupted \(got "done"\)/);
-  await assert.rejects(migrationWorker(() => {})({ id: '7', queueName: 'q', data: { some: 'payload' }, attemptsMade: 0 }), /job 7 on queue q has no data.carrier/);
+  await assert.rejects(
+    migrationWorker(() => {})({ id: '7', queueName: 'q', data: { some: 'payload' }, attemptsMade: 0 }),
+    /job 7 on queue q has no data.carrier/,
+  );
   assert.equal(await run.end({ status: 'cancelled' }), 'cancelled');
 });
 
@@ -270,7 +304,14 @@ test('checkpoint stores (Redis and in-memory): a batch commits once, counters ad
       const what = store.constructor.name;
       const runId = 'store-contract';
       assert.equal(await store.get(runId), undefined, what);
-      const first = await store.begin(runId, { name: 'n', total: 50, batchSize: 10, origin: 100, startedAt: 1000, runSpan: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+      const first = await store.begin(runId, {
+        name: 'n',
+        total: 50,
+        batchSize: 10,
+        origin: 100,
+        startedAt: 1000,
+        runSpan: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      });
       assert.deepEqual(
         [first.attempt, first.status, first.nextBatch, first.origin, first.runSpan, first.counters],
         [1, 'running', 0, 100, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', { processed: 0, skipped: 0, failed: 0, batches: 0 }],
@@ -312,9 +353,18 @@ test('works with any registered OpenTelemetry tracer provider, without the prelo
     assert.equal(batches.length, 2);
     for (const b of batches) {
       assert.equal(b.instrumentationScope.name, 'sidetrace');
-      assert.deepEqual(b.links.map((l) => l.context.spanId), [runSpan.spanContext().spanId]);
+      assert.deepEqual(
+        b.links.map((l) => l.context.spanId),
+        [runSpan.spanContext().spanId],
+      );
     }
-    assert.deepEqual(batches.map((b) => [b.attributes['migration.records.processed'], b.attributes['migration.records.skipped']]), [[10, 0], [0, 10]]);
+    assert.deepEqual(
+      batches.map((b) => [b.attributes['migration.records.processed'], b.attributes['migration.records.skipped']]),
+      [
+        [10, 0],
+        [0, 10],
+      ],
+    );
   } finally {
     trace.disable();
   }
@@ -351,8 +401,14 @@ test('a run with no known total: progress without total, percent or ETA; end() d
         assert.equal(span.attributes[absent], undefined, `${span.name} has no ${absent}`);
       }
     }
-    assert.deepEqual(batches.map((b) => b.attributes['migration.progress.done']), [10, 20, 30]);
-    assert.ok(batches.every((b) => typeof b.attributes['migration.progress.records_per_second'] === 'number'), 'the rate is there');
+    assert.deepEqual(
+      batches.map((b) => b.attributes['migration.progress.done']),
+      [10, 20, 30],
+    );
+    assert.ok(
+      batches.every((b) => typeof b.attributes['migration.progress.records_per_second'] === 'number'),
+      'the rate is there',
+    );
     assert.deepEqual([runSpan.attributes['migration.run.status'], runSpan.attributes['migration.progress.done']], ['succeeded', 30]);
 
     const failing = await startMigration({ name: 'open-ended-failing', batchSize: 10 });
@@ -378,7 +434,10 @@ test('a tracer that throws costs the spans, never the migration', async () => {
     for await (const b of run.batches({ from: 10 })) b.processed(b.size);
     assert.equal(run.carrier().traceparent, undefined, 'no run span, no traceparent');
     assert.equal(await run.end(), 'succeeded');
-    await assert.rejects(run.batch({ cursorStart: 10, cursorEnd: 19, index: 5 }, () => Promise.reject(new Error('the migration’s own error'))), /the migration’s own error/);
+    await assert.rejects(
+      run.batch({ cursorStart: 10, cursorEnd: 19, index: 5 }, () => Promise.reject(new Error('the migration’s own error'))),
+      /the migration’s own error/,
+    );
   } finally {
     trace.disable();
   }

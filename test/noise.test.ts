@@ -73,19 +73,36 @@ for (const [label, expressModule] of [
       const server = ctx.spans().find((s) => isServer(s) && routeOf(s) === '/api/users/:id');
       assert.ok(server, 'server span for /api/users/:id');
       const children = ctx.spans().filter((s) => s.traceId === server!.traceId && s !== server);
-      assert.ok(children.some((s) => s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql'), 'pg span kept');
-      assert.ok(children.some((s) => s.name === 'get' || s.name === 'GET'), `redis spans kept: ${children.map((s) => s.name)}`);
+      assert.ok(
+        children.some((s) => s.attributes['db.system'] === 'postgresql' || s.attributes['db.system.name'] === 'postgresql'),
+        'pg span kept',
+      );
+      assert.ok(
+        children.some((s) => s.name === 'get' || s.name === 'GET'),
+        `redis spans kept: ${children.map((s) => s.name)}`,
+      );
     });
 
     it('creates no middleware, router or handler spans, and the server span names the route', () => {
-      const layers = ctx.spans().filter((s) => s.attributes['express.type'] !== undefined || s.attributes['router.type'] !== undefined || s.name.startsWith('request handler'));
-      assert.deepEqual(layers.map((s) => s.name), []);
+      const layers = ctx
+        .spans()
+        .filter((s) => s.attributes['express.type'] !== undefined || s.attributes['router.type'] !== undefined || s.name.startsWith('request handler'));
+      assert.deepEqual(
+        layers.map((s) => s.name),
+        [],
+      );
       const server = ctx.spans().find((s) => isServer(s) && routeOf(s) === '/api/users/:id');
       assert.equal(server?.name, 'GET /api/users/:id');
     });
 
     it('creates no pool checkout or connect spans; the query spans hang off the server span', () => {
-      assert.deepEqual(ctx.spans().filter((s) => /connect/.test(s.name)).map((s) => s.name), []);
+      assert.deepEqual(
+        ctx
+          .spans()
+          .filter((s) => /connect/.test(s.name))
+          .map((s) => s.name),
+        [],
+      );
       const server = ctx.spans().find((s) => isServer(s) && routeOf(s) === '/api/users/:id')!;
       const query = ctx.spans().find((s) => s.traceId === server.traceId && s.name.startsWith('pg.query'));
       assert.equal(query?.parentSpanId, server.spanId);
@@ -93,27 +110,56 @@ for (const [label, expressModule] of [
 
     it('does not trace health checks or static files, nor the queries they make', () => {
       const ignored = ctx.spans().filter((s) => isServer(s) && ['/up', '/health', '/assets/app.css'].includes(pathOf(s)));
-      assert.deepEqual(ignored.map((s) => s.name), []);
+      assert.deepEqual(
+        ignored.map((s) => s.name),
+        [],
+      );
       // /up ran SELECT 1; no exported db span may be orphaned from a dropped /up
-      const serverTraces = new Set(ctx.spans().filter(isServer).map((s) => s.traceId));
-      const customTraces = new Set(ctx.spans().filter((s) => s.name === 'custom.root').map((s) => s.traceId));
+      const serverTraces = new Set(
+        ctx
+          .spans()
+          .filter(isServer)
+          .map((s) => s.traceId),
+      );
+      const customTraces = new Set(
+        ctx
+          .spans()
+          .filter((s) => s.name === 'custom.root')
+          .map((s) => s.traceId),
+      );
       const stray = ctx.spans().filter((s) => s.kind === 3 && !serverTraces.has(s.traceId) && !customTraces.has(s.traceId));
-      assert.deepEqual(stray.map((s) => s.name), [], 'client spans outside any request or custom span');
+      assert.deepEqual(
+        stray.map((s) => s.name),
+        [],
+        'client spans outside any request or custom span',
+      );
     });
 
     it('creates no client spans without a parent (pool heartbeats, redis pings), but keeps them inside a custom root span', () => {
       const custom = ctx.spans().find((s) => s.name === 'custom.root');
       assert.ok(custom);
       const inside = ctx.spans().filter((s) => s.traceId === custom!.traceId && s.spanId !== custom!.spanId);
-      assert.ok(inside.some((s) => String(s.attributes['db.statement'] ?? s.attributes['db.query.text']).includes('SELECT')), 'pg query inside the custom span kept');
-      assert.ok(inside.some((s) => s.name === 'ping' || s.name === 'PING'), `redis ping inside the custom span kept: ${inside.map((s) => s.name)}`);
+      assert.ok(
+        inside.some((s) => String(s.attributes['db.statement'] ?? s.attributes['db.query.text']).includes('SELECT')),
+        'pg query inside the custom span kept',
+      );
+      assert.ok(
+        inside.some((s) => s.name === 'ping' || s.name === 'PING'),
+        `redis ping inside the custom span kept: ${inside.map((s) => s.name)}`,
+      );
       const roots = ctx.spans().filter((s) => !s.parentSpanId && s.kind === 3);
-      assert.deepEqual(roots.map((s) => s.name), []);
+      assert.deepEqual(
+        roots.map((s) => s.name),
+        [],
+      );
     });
 
     it("never traces the exporter's own calls to the collector", () => {
       const exporterCalls = ctx.spans().filter((s) => String(s.attributes['url.full'] ?? s.attributes['http.url'] ?? '').includes(`:${rx.port}/`));
-      assert.deepEqual(exporterCalls.map((s) => s.name), []);
+      assert.deepEqual(
+        exporterCalls.map((s) => s.name),
+        [],
+      );
     });
 
     it("records a handler's thrown error on the server span, with its exception event", () => {
@@ -150,7 +196,10 @@ describe('noise policy details', () => {
     await get(`${ctx.app.url}/up`, { traceparent: `00-${traceId}-${'bb'.repeat(8)}-01` });
     const spans = await rx.waitForSpans((s) => s.resource['service.name'] === ctx.service && s.traceId === traceId, { count: 2 });
     assert.ok(spans.some((s) => isServer(s) && pathOf(s) === '/up'));
-    assert.ok(spans.some((s) => s.kind === 3), 'its db query too');
+    assert.ok(
+      spans.some((s) => s.kind === 3),
+      'its db query too',
+    );
   });
 
   it('SIDETRACE_IGNORE_PATHS=+/internal/* adds to the defaults', async () => {
@@ -160,7 +209,13 @@ describe('noise policy details', () => {
     await get(`${ctx.app.url}/api/users/1`);
     await rx.waitForSpans((s) => s.resource['service.name'] === ctx.service && routeOf(s) === '/api/users/:id');
     await settle();
-    assert.deepEqual(ctx.spans().filter((s) => isServer(s) && ['/internal/stats', '/up'].includes(pathOf(s))).map((s) => s.name), []);
+    assert.deepEqual(
+      ctx
+        .spans()
+        .filter((s) => isServer(s) && ['/internal/stats', '/up'].includes(pathOf(s)))
+        .map((s) => s.name),
+      [],
+    );
   });
 
   it('SIDETRACE_IGNORE_PATHS=/internal/* replaces the defaults', async () => {
@@ -190,7 +245,13 @@ describe('noise policy details', () => {
     await rx.waitForSpans((s) => s.resource['service.name'] === off.service && s.attributes['koa.type'] === 'middleware');
     await rx.waitForSpans((s) => s.resource['service.name'] === on.service && isServer(s));
     await settle();
-    assert.deepEqual(on.spans().filter((s) => s.attributes['koa.type'] !== undefined).map((s) => s.name), []);
+    assert.deepEqual(
+      on
+        .spans()
+        .filter((s) => s.attributes['koa.type'] !== undefined)
+        .map((s) => s.name),
+      [],
+    );
   });
 
   it('turns fs, dns and net instrumentation off by default', async () => {
@@ -198,7 +259,10 @@ describe('noise policy details', () => {
     await get(`${ctx.app.url}/api/users/1`);
     // At debug, each instrumentation says when the app's first require of its module loaded it.
     const loaded = [...ctx.app.stderr().matchAll(/instrumentation (\S+) loaded: the app required its module/g)].map((m) => m[1]);
-    const line = ctx.app.stderr().split('\n').find((l) => l.includes('instrumentations:'))!;
+    const line = ctx.app
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes('instrumentations:'))!;
     const names = [...line.split('instrumentations: ')[1].split(' (')[0].split(', '), ...loaded];
     for (const off of ['fs', 'dns', 'net', 'router', 'connect']) assert.ok(!names.includes(off), `${off} loaded: ${names.join(', ')}`);
     for (const on of ['http', 'express', 'pg', 'ioredis', 'redis']) assert.ok(names.includes(on), `${on} missing: ${names.join(', ')}`);

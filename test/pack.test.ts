@@ -32,7 +32,10 @@ const installs = new Map<'npm' | 'pnpm', Promise<string>>();
 async function installApp(installer: 'npm' | 'pnpm'): Promise<string> {
   const dir = path.join(work, `app-${installer}`);
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `pack-smoke-${installer}`, version: '1.0.0', private: true, dependencies: { sidetrace: `file:${tarball}` } }));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: `pack-smoke-${installer}`, version: '1.0.0', private: true, dependencies: { sidetrace: `file:${tarball}` } }),
+  );
   fs.writeFileSync(path.join(dir, 'app.js'), APP);
   // pnpm runs no dependency's build script unless told; protobufjs's postinstall (a version notice) is not needed.
   if (installer === 'pnpm') fs.writeFileSync(path.join(dir, 'pnpm-workspace.yaml'), 'allowBuilds:\n  protobufjs: false\n');
@@ -68,12 +71,28 @@ describe('the packed tarball', () => {
     const r = await run('tar', ['-tzf', tarball]);
     assert.equal(r.code, 0, r.stderr);
     const files = r.stdout.split('\n').filter(Boolean);
-    for (const f of ['package/dist/preload.js', 'package/dist/register.mjs', 'package/dist/cli/index.js', 'package/dist/index.d.ts', 'package/LICENSE', 'package/README.md']) {
+    for (const f of [
+      'package/dist/preload.js',
+      'package/dist/register.mjs',
+      'package/dist/cli/index.js',
+      'package/dist/index.d.ts',
+      'package/LICENSE',
+      'package/README.md',
+    ]) {
       assert.ok(files.includes(f), `${f} is not in the tarball`);
     }
-    assert.ok(files.some((f) => f.startsWith('package/collector/')), 'no collector configs');
-    assert.ok(files.some((f) => f.startsWith('package/dashboards/')), 'no dashboards');
-    assert.deepEqual(files.filter((f) => /^package\/(test|src|bench|scripts)\//.test(f)), []);
+    assert.ok(
+      files.some((f) => f.startsWith('package/collector/')),
+      'no collector configs',
+    );
+    assert.ok(
+      files.some((f) => f.startsWith('package/dashboards/')),
+      'no dashboards',
+    );
+    assert.deepEqual(
+      files.filter((f) => /^package\/(test|src|bench|scripts)\//.test(f)),
+      [],
+    );
   });
 
   for (const installer of ['npm', 'pnpm'] as const) {

@@ -45,7 +45,10 @@ describe('preload', () => {
     assert.ok(rx.requests.some((r) => r.contentType.includes('protobuf')));
     const lines = sidetraceLines(a.stderr());
     assert.equal(lines.length, 1, `one start-up line, got: ${lines.join(' | ')}`);
-    assert.match(lines[0], /tracing proto-svc@1\.2\.3 → otlp http\/protobuf .*instrumentations: http, undici \(\+\d+ when the app first requires their module\)$/);
+    assert.match(
+      lines[0],
+      /tracing proto-svc@1\.2\.3 → otlp http\/protobuf .*instrumentations: http, undici \(\+\d+ when the app first requires their module\)$/,
+    );
   });
 
   it('speaks http/json when asked', async () => {
@@ -113,7 +116,11 @@ describe('preload', () => {
   }
 
   it('SIDETRACE_STRICT=true makes a bad value fatal at start, with the same line', async () => {
-    const a = await startApp({ script: APP, env: { SIDETRACE_STRICT: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_BSP_SCHEDULE_DELAY: 'soon' }, waitListening: false });
+    const a = await startApp({
+      script: APP,
+      env: { SIDETRACE_STRICT: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_BSP_SCHEDULE_DELAY: 'soon' },
+      waitListening: false,
+    });
     apps.push(a);
     const { code } = await a.exited;
     assert.equal(code, 78);
@@ -131,7 +138,10 @@ describe('preload', () => {
   });
 
   it('instruments an ESM app through --import sidetrace/register', async () => {
-    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'esm-svc' }, { script: `${FIXTURES}/esm-app.mjs`, nodeArgs: ['--import', REGISTER] });
+    const a = await app(
+      { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'esm-svc' },
+      { script: `${FIXTURES}/esm-app.mjs`, nodeArgs: ['--import', REGISTER] },
+    );
     assert.equal((await get(`${a.url}/esm/9`)).body, 'esm 9');
     const [span] = await rx.waitForSpans(serverSpan('/esm/:id', 'esm-svc'));
     assert.equal(span.name, 'GET /esm/:id');
@@ -154,7 +164,11 @@ describe('preload', () => {
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     try {
-      const a = await app({ OTEL_TRACES_EXPORTER: 'none', SIDETRACE_ENABLED: 'true', TARGET_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/` });
+      const a = await app({
+        OTEL_TRACES_EXPORTER: 'none',
+        SIDETRACE_ENABLED: 'true',
+        TARGET_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`,
+      });
       assert.equal((await get(`${a.url}/outgoing`)).body, 'upstream 200');
       assert.match(seen[0], /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       assert.match(a.stderr(), /no exporter \(propagation only\)/);
@@ -177,7 +191,11 @@ describe('preload', () => {
     });
     await new Promise<void>((r) => jaeger.listen(0, '127.0.0.1', r));
     try {
-      const a = await app({ OTEL_TRACES_EXPORTER: 'jaeger', OTEL_EXPORTER_JAEGER_ENDPOINT: `http://127.0.0.1:${(jaeger.address() as AddressInfo).port}/api/traces`, OTEL_SERVICE_NAME: 'jaeger-svc' });
+      const a = await app({
+        OTEL_TRACES_EXPORTER: 'jaeger',
+        OTEL_EXPORTER_JAEGER_ENDPOINT: `http://127.0.0.1:${(jaeger.address() as AddressInfo).port}/api/traces`,
+        OTEL_SERVICE_NAME: 'jaeger-svc',
+      });
       await get(`${a.url}/users/3`);
       const deadline = Date.now() + 8000;
       while (!bodies.some((b) => b.includes('GET /users/:id')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -194,7 +212,11 @@ describe('TRACEPARENT in the environment', () => {
   const parent = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
 
   it("parents the process's root work to the trace it was started in (e.g. by sidetrace deploy)", async () => {
-    const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'inherits', TRACEPARENT: parent }, waitListening: false });
+    const a = await startApp({
+      script: `${FIXTURES}/short-script.js`,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'inherits', TRACEPARENT: parent },
+      waitListening: false,
+    });
     apps.push(a);
     await a.exited;
     const [span] = await rx.waitForSpans((s) => s.name === 'short.work' && s.resource['service.name'] === 'inherits');
@@ -211,7 +233,11 @@ describe('TRACEPARENT in the environment', () => {
   });
 
   it('a malformed TRACEPARENT gets one line and is ignored', async () => {
-    const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'bad-parent', TRACEPARENT: 'not-a-traceparent' }, waitListening: false });
+    const a = await startApp({
+      script: `${FIXTURES}/short-script.js`,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'bad-parent', TRACEPARENT: 'not-a-traceparent' },
+      waitListening: false,
+    });
     apps.push(a);
     await a.exited;
     assert.match(a.stderr(), /TRACEPARENT="not-a-traceparent" is not a W3C traceparent .*; root spans start new traces/);
@@ -253,7 +279,11 @@ describe('shutdown', () => {
     const hang = await startOtlpReceiver();
     hang.setMode('hang');
     try {
-      const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: hang.url, SIDETRACE_SHUTDOWN_TIMEOUT_MS: '500' }, waitListening: false });
+      const a = await startApp({
+        script: `${FIXTURES}/short-script.js`,
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: hang.url, SIDETRACE_SHUTDOWN_TIMEOUT_MS: '500' },
+        waitListening: false,
+      });
       apps.push(a);
       const started = Date.now();
       const { code, at } = await a.exited;
@@ -266,7 +296,11 @@ describe('shutdown', () => {
   });
 
   it('a script that ends by itself flushes its spans before exiting', async () => {
-    const a = await startApp({ script: `${FIXTURES}/short-script.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'short-script' }, waitListening: false });
+    const a = await startApp({
+      script: `${FIXTURES}/short-script.js`,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'short-script' },
+      waitListening: false,
+    });
     apps.push(a);
     assert.equal((await a.exited).code, 3);
     assert.ok(rx.spans.some((s) => s.name === 'short.work' && s.resource['service.name'] === 'short-script'));

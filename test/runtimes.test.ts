@@ -27,7 +27,13 @@ async function lateApp() {
   const service = `late-${++n}`;
   const a = await startApp({
     script: `${FIXTURES}/late-require-app.js`,
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50', DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl },
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+      OTEL_SERVICE_NAME: service,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      DATABASE_URL: services.databaseUrl,
+      REDIS_URL: services.redisUrl,
+    },
   });
   apps.push(a);
   return { app: a, service, loaded: async () => JSON.parse((await get(`${a.url}/loaded`)).body) as string[] };
@@ -56,7 +62,8 @@ describe('instrumentations load on first require', () => {
     }
     assert.match(query.name, /SELECT/);
     const after = await loaded();
-    for (const pkg of ['pg', 'ioredis', 'redis']) assert.ok(after.includes(`@opentelemetry/instrumentation-${pkg}`), `${pkg} instrumentation loaded after the late require: ${after}`);
+    for (const pkg of ['pg', 'ioredis', 'redis'])
+      assert.ok(after.includes(`@opentelemetry/instrumentation-${pkg}`), `${pkg} instrumentation loaded after the late require: ${after}`);
     assert.ok(!after.includes('@opentelemetry/instrumentation-grpc'), 'grpc was never required');
   });
 });
@@ -86,7 +93,10 @@ describe('the Node version', () => {
     assert.equal(r.stdout.trim(), process.version);
   });
   it('sidetrace doctor names the running Node, with its end of life, and says when it is past it', async () => {
-    const r = await run(process.execPath, [path.join(ROOT, 'dist', 'cli', 'index.js'), 'doctor'], { env: { SIDETRACE_COLLECTOR_HEALTH_URL: 'none' }, timeoutMs: 40_000 });
+    const r = await run(process.execPath, [path.join(ROOT, 'dist', 'cli', 'index.js'), 'doctor'], {
+      env: { SIDETRACE_COLLECTOR_HEALTH_URL: 'none' },
+      timeoutMs: 40_000,
+    });
     const row = r.stdout.split('\n').find((l) => /^\s+node\s/.test(l));
     assert.ok(row, `a node row: ${r.stdout}`);
     assert.ok(row.includes(`v${process.versions.node}`), row);
@@ -105,7 +115,9 @@ describe('the Node version', () => {
     assert.equal(nodeStatus('27.0.0', may2026).endOfLife, undefined);
   });
 
-  it(`is the one this CI leg meant to test (SIDETRACE_EXPECTED_NODE=${expected ?? ''})`, { skip: expected ? false : 'SIDETRACE_EXPECTED_NODE is not set (a run outside the CI matrix)' }, () => {
+  it(`is the one this CI leg meant to test (SIDETRACE_EXPECTED_NODE=${expected ?? ''})`, {
+    skip: expected ? false : 'SIDETRACE_EXPECTED_NODE is not set (a run outside the CI matrix)',
+  }, () => {
     // A major ("20") or an exact version ("24.22.3").
     const want = expected!.replace(/^v/, '');
     if (/^\d+$/.test(want)) assert.equal(process.versions.node.split('.')[0], want, `running ${process.version}`);
@@ -116,7 +128,10 @@ describe('the Node version', () => {
 describe('worker_threads', () => {
   it('a Worker under the preload starts no second exporter; its spans reach the receiver through the main thread, in the request trace', async () => {
     const service = 'worker-svc';
-    const a = await startApp({ script: `${FIXTURES}/worker-app.js`, env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50' } });
+    const a = await startApp({
+      script: `${FIXTURES}/worker-app.js`,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50' },
+    });
     apps.push(a);
     const r = await get(`${a.url}/work`);
     assert.equal(r.body, 'worker got 200');
@@ -131,7 +146,10 @@ describe('worker_threads', () => {
     // One SDK with one resource: a second SDK in the worker would detect its own service.instance.id.
     assert.ok(work.resource['service.instance.id'], 'the main thread has a service.instance.id');
     for (const s of [task, call]) assert.equal(s.resource['service.instance.id'], work.resource['service.instance.id']);
-    const lines = a.stderr().split('\n').filter((l) => l.startsWith('sidetrace:'));
+    const lines = a
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('sidetrace:'));
     assert.equal(lines.length, 1, `one start-up line, from the main thread: ${lines.join(' | ')}`);
   });
 });

@@ -25,8 +25,12 @@ const secret = (label: string) => `${label}-${crypto.randomBytes(6).toString('he
 const DEFAULT_PARAMS = ['token', 'access_token', 'key', 'api_key', 'password', 'secret', 'signature', 'code'];
 const CUSTOM_PARAMS = ['session_id', 'otp'];
 const QUERY_SECRETS = Object.fromEntries([...DEFAULT_PARAMS, ...CUSTOM_PARAMS].map((p) => [p, secret(`q${p.replace(/_/g, '')}`)]));
-const QUERY = `page=2&${Object.entries(QUERY_SECRETS).map(([k, v]) => `${k}=${v}`).join('&')}&sort=asc`;
-const REDACTED_QUERY = `page=2&${Object.keys(QUERY_SECRETS).map((k) => `${k}=REDACTED`).join('&')}&sort=asc`;
+const QUERY = `page=2&${Object.entries(QUERY_SECRETS)
+  .map(([k, v]) => `${k}=${v}`)
+  .join('&')}&sort=asc`;
+const REDACTED_QUERY = `page=2&${Object.keys(QUERY_SECRETS)
+  .map((k) => `${k}=REDACTED`)
+  .join('&')}&sort=asc`;
 const AUTHORIZATION = `Bearer ${secret('authz')}`;
 const COOKIE = `sid=${secret('cookie')}`;
 const SET_COOKIE = secret('setcookie');
@@ -54,7 +58,9 @@ async function app(env: Record<string, string>): Promise<RunningApp> {
 
 /** Everything a span carries except its timestamps, as text to search. */
 function text(spans: ReceivedSpan[]): string {
-  return JSON.stringify(spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, links: s.links, status: s.status, resource: s.resource })));
+  return JSON.stringify(
+    spans.map((s) => ({ name: s.name, attributes: s.attributes, events: s.events, links: s.links, status: s.status, resource: s.resource })),
+  );
 }
 
 function assertAbsent(haystack: string, needles: string[], where: string) {
@@ -189,7 +195,8 @@ describe('obfuscateSql and the redaction processor (dist modules, in-process)', 
         const sql = `SELECT ${literals.map((l) => l.sql).join(', ')}`;
         const out = obfuscateSql(sql);
         // Bodies are lower case: a half with a letter cannot be found in SELECT or in the junk by chance.
-        for (const half of literals.flatMap((l) => l.halves).filter((h) => /[a-z]/.test(h))) assert.ok(!out.includes(half), `${JSON.stringify(sql)} → ${JSON.stringify(out)}`);
+        for (const half of literals.flatMap((l) => l.halves).filter((h) => /[a-z]/.test(h)))
+          assert.ok(!out.includes(half), `${JSON.stringify(sql)} → ${JSON.stringify(out)}`);
       }),
       { numRuns: 1000 },
     );
@@ -310,7 +317,11 @@ describe("the exporter's own secrets in what is printed", () => {
   });
 
   it('SIDETRACE_STRICT=true refusing to start names the variable, not the secret', async () => {
-    const a = await startApp({ script: APP, env: { ...base(rx.url), OTEL_EXPORTER_OTLP_HEADERS: `api-key=${LICENSE},${HEADER}`, SIDETRACE_STRICT: 'true' }, waitListening: false });
+    const a = await startApp({
+      script: APP,
+      env: { ...base(rx.url), OTEL_EXPORTER_OTLP_HEADERS: `api-key=${LICENSE},${HEADER}`, SIDETRACE_STRICT: 'true' },
+      waitListening: false,
+    });
     apps.push(a);
     assert.equal((await a.exited).code, 78);
     assert.match(a.stderr(), /OTEL_EXPORTER_OTLP_HEADERS/);

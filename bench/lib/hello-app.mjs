@@ -11,7 +11,10 @@ import { REPO_ROOT } from './procs.mjs';
 export function makeHelloApp() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-bench-hello-'));
   fs.copyFileSync(path.join(REPO_ROOT, 'bench', 'apps', 'hello.js'), path.join(dir, 'hello.js'));
-  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: 'hello', version: '1.0.0', private: true, dependencies: { express: '4' } }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    `${JSON.stringify({ name: 'hello', version: '1.0.0', private: true, dependencies: { express: '4' } }, null, 2)}\n`,
+  );
   fs.mkdirSync(path.join(dir, 'node_modules'));
   fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', 'express'), path.join(dir, 'node_modules', 'express'), 'dir');
   const remove = () => fs.rmSync(dir, { recursive: true, force: true });

@@ -17,15 +17,19 @@ dc.subscribe('http.client.request.created', ({ request }) => {
   if (!trace.getSpan(parent)) return; // as requireParentforOutgoingSpans
   const host = request.host;
   const port = Number(String(request.getHeader('host') ?? '').split(':')[1]) || 80;
-  const span = tracer.startSpan(request.method, {
-    kind: SpanKind.CLIENT,
-    attributes: {
-      'http.request.method': request.method,
-      'server.address': host,
-      'server.port': port,
-      'url.full': `${request.protocol}//${request.getHeader('host')}${request.path}`,
+  const span = tracer.startSpan(
+    request.method,
+    {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'http.request.method': request.method,
+        'server.address': host,
+        'server.port': port,
+        'url.full': `${request.protocol}//${request.getHeader('host')}${request.path}`,
+      },
     },
-  }, parent);
+    parent,
+  );
   request[SPAN] = span;
   propagation.inject(trace.setSpan(parent, span), request, setter);
 });

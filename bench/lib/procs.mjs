@@ -34,10 +34,12 @@ export function startNode({ script, nodeArgs = [], scriptArgs = [], env = {}, ti
   const child = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], { cwd, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const output = [];
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-    live.delete(child);
-    resolve({ code, signal });
-  }));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`${path.basename(script)} did not print "listening on" within ${timeoutMs} ms`)), timeoutMs);
     const fail = (err) => {

@@ -11,7 +11,13 @@ let inPackage = 0;
 const t0 = performance.now();
 Module.prototype.require = function timedRequire(id) {
   // Charge a package's whole subtree to it: only the outermost package frame counts.
-  const pkg = !inPackage && !id.startsWith('.') && !id.startsWith('node:') ? id.split('/').slice(0, id.startsWith('@') ? 2 : 1).join('/') : undefined;
+  const pkg =
+    !inPackage && !id.startsWith('.') && !id.startsWith('node:')
+      ? id
+          .split('/')
+          .slice(0, id.startsWith('@') ? 2 : 1)
+          .join('/')
+      : undefined;
   const start = performance.now();
   if (pkg) inPackage++;
   try {
@@ -26,5 +32,7 @@ Module.prototype.require = function timedRequire(id) {
 };
 process.on('exit', () => {
   const preloadMs = globalThis.__benchMainStart - t0;
-  process.stderr.write(`REQUIRE_TIMES ${JSON.stringify({ preloadMs, bootMs: t0, packages: Object.fromEntries(byPackage), deferred: Object.fromEntries(deferred) })}\n`);
+  process.stderr.write(
+    `REQUIRE_TIMES ${JSON.stringify({ preloadMs, bootMs: t0, packages: Object.fromEntries(byPackage), deferred: Object.fromEntries(deferred) })}\n`,
+  );
 });

@@ -35,7 +35,10 @@ export function machine() {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
-    loadAverage: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    loadAverage: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
     date: new Date().toISOString(),
   };
 }

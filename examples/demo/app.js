@@ -54,9 +54,7 @@ app.get(
       `SELECT p.id, p.name, u.name AS owner FROM projects p JOIN users u ON u.id = p.owner_id
        ORDER BY p.id DESC LIMIT 20`,
     );
-    const items = rows
-      .map((p) => `<li><a href="/projects/${p.id}">${escapeHtml(p.name)}</a><span class="owner">${escapeHtml(p.owner)}</span></li>`)
-      .join('\n');
+    const items = rows.map((p) => `<li><a href="/projects/${p.id}">${escapeHtml(p.name)}</a><span class="owner">${escapeHtml(p.owner)}</span></li>`).join('\n');
     res.type('html').send(`<!doctype html>
 <html><head><title>Projects</title><link rel="stylesheet" href="/assets/app.css"><link rel="icon" href="/favicon.ico"></head>
 <body><h1>Recent projects</h1><ul class="projects">
@@ -102,15 +100,12 @@ app.post(
     let project;
     try {
       await client.query('BEGIN');
-      const inserted = await client.query(
-        'INSERT INTO projects (owner_id, name) VALUES ($1, $2) RETURNING id, owner_id AS "ownerId", name',
-        [ownerId, name.trim()],
-      );
+      const inserted = await client.query('INSERT INTO projects (owner_id, name) VALUES ($1, $2) RETURNING id, owner_id AS "ownerId", name', [
+        ownerId,
+        name.trim(),
+      ]);
       project = inserted.rows[0];
-      await client.query(
-        `INSERT INTO previews (project_id, size) VALUES ($1, 'thumb'), ($1, 'large')`,
-        [project.id],
-      );
+      await client.query(`INSERT INTO previews (project_id, size) VALUES ($1, 'thumb'), ($1, 'large')`, [project.id]);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});

@@ -24,7 +24,12 @@ function renderPreview(id) {
   const [width, height] = SIZES[id % SIZES.length];
   const scale = Math.min(320 / width, 200 / height);
   // A little CPU per file, as a real thumbnailer's decode would cost.
-  const hash = crypto.createHash('sha256').update(`img-${id}`).update(Buffer.alloc(2048, id & 0xff)).digest('hex').slice(0, 16);
+  const hash = crypto
+    .createHash('sha256')
+    .update(`img-${id}`)
+    .update(Buffer.alloc(2048, id & 0xff))
+    .digest('hex')
+    .slice(0, 16);
   return { id, width, height, thumb: [Math.round(width * scale), Math.round(height * scale)], hash, path: `/previews/${id}/thumb.webp` };
 }
 

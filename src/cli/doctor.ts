@@ -134,7 +134,12 @@ class Doctor {
       ['batch', `queue ${b.maxQueueSize}, batch ${b.maxExportBatchSize}, every ${b.scheduledDelayMillis} ms, export timeout ${b.exportTimeoutMillis} ms`],
       ['shutdown bound', `${c.shutdownTimeoutMs} ms`],
       ['propagators', c.propagators.join(', ') || 'none'],
-      ['instrumentations', `${plan.load.join(', ') || 'none'} at start${plan.onFirstRequire.length ? `; ${plan.onFirstRequire.join(', ')} when the app first requires their module` : ''} (for the app in ${process.cwd()})`],
+      [
+        'instrumentations',
+        `${plan.load.join(', ') || 'none'} at start` +
+          `${plan.onFirstRequire.length ? `; ${plan.onFirstRequire.join(', ')} when the app first requires their module` : ''}` +
+          ` (for the app in ${process.cwd()})`,
+      ],
       ['http server spans', describeServerInstrumentation(c, [...plan.load, ...plan.onFirstRequire])],
       ['AsyncContextFrame', `${describeAsyncContextFrame()} (in this node, ${process.version})`],
       ['collector health', c.doctor.collectorHealthUrl ?? 'not checked'],
@@ -147,7 +152,9 @@ class Doctor {
   private async checkHealth(): Promise<void> {
     const url = this.config.doctor.collectorHealthUrl;
     if (!url) {
-      const why = this.config.doctor.collectorHealthOff ? 'SIDETRACE_COLLECTOR_HEALTH_URL=none' : 'no OTLP exporter and SIDETRACE_COLLECTOR_HEALTH_URL is not set';
+      const why = this.config.doctor.collectorHealthOff
+        ? 'SIDETRACE_COLLECTOR_HEALTH_URL=none'
+        : 'no OTLP exporter and SIDETRACE_COLLECTOR_HEALTH_URL is not set';
       this.step('skip', 'collector health', why);
       return;
     }
@@ -222,7 +229,9 @@ class Doctor {
         const body = await res.text();
         last = `${res.status}`;
         if (res.ok) {
-          const trace = (JSON.parse(body) as { data?: { spans?: { operationName?: string; processID?: string }[]; processes?: Record<string, { serviceName?: string }> }[] }).data?.[0];
+          const trace = (
+            JSON.parse(body) as { data?: { spans?: { operationName?: string; processID?: string }[]; processes?: Record<string, { serviceName?: string }> }[] }
+          ).data?.[0];
           const span = trace?.spans?.find((s) => s.operationName === 'sidetrace.doctor');
           if (span) {
             const service = trace?.processes?.[span.processID ?? '']?.serviceName ?? 'unknown';

@@ -40,13 +40,18 @@ export function nodeStatus(version = process.versions.node, today = new Date()):
 /** The oldest even major that has not reached its end of life. */
 function nextLts(today = new Date()): number | undefined {
   const day = today.toISOString().slice(0, 10);
-  return Object.entries(END_OF_LIFE).map(([m, eol]) => [Number(m), eol] as const).find(([m, eol]) => m % 2 === 0 && eol >= day)?.[0];
+  return Object.entries(END_OF_LIFE)
+    .map(([m, eol]) => [Number(m), eol] as const)
+    .find(([m, eol]) => m % 2 === 0 && eol >= day)?.[0];
 }
 
 /** One line for doctor: the version, whether it is supported, and its end of life. */
 export function describeNode(status: NodeStatus = nodeStatus()): string {
   const range = `supported: Node ${SUPPORTED_RANGE.replace('>=', '≥ ')}, tested on ${TESTED_MAJORS.join(', ')}`;
   if (!status.supported) return `v${status.version} is NOT supported (${range})`;
-  if (status.pastEndOfLife) return `v${status.version} is past its end of life (${status.endOfLife}) and gets no security fixes; move to ${nextLts() ? `Node ${nextLts()} or later` : 'a supported Node'} (${range})`;
+  if (status.pastEndOfLife) {
+    const next = nextLts() ? `Node ${nextLts()} or later` : 'a supported Node';
+    return `v${status.version} is past its end of life (${status.endOfLife}) and gets no security fixes; move to ${next} (${range})`;
+  }
   return `v${status.version}${status.endOfLife ? `, end of life ${status.endOfLife}` : ''} (${range})`;
 }

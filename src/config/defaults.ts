@@ -45,18 +45,7 @@ export const SAMPLERS: SamplerName[] = [
 ];
 export const LOG_LEVELS: LogLevel[] = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'];
 export const PROPAGATORS: Propagator[] = ['tracecontext', 'baggage', 'b3', 'b3multi', 'jaeger'];
-export const DETECTORS: ResourceDetectorName[] = [
-  'env',
-  'host',
-  'os',
-  'process',
-  'serviceinstance',
-  'container',
-  'aws',
-  'gcp',
-  'azure',
-  'alibaba',
-];
+export const DETECTORS: ResourceDetectorName[] = ['env', 'host', 'os', 'process', 'serviceinstance', 'container', 'aws', 'gcp', 'azure', 'alibaba'];
 export const DEFAULT_DETECTORS: ResourceDetectorName[] = ['env', 'host', 'os', 'process', 'serviceinstance', 'container'];
 
 /** Jaeger's query service on the local stack (scripts/stack-lib.mjs) and Jaeger's own default. */

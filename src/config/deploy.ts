@@ -108,7 +108,8 @@ export function readDeployEnv(env: Env = process.env): DeployEnv {
   const timeoutRaw = value(env, 'SIDETRACE_DEPLOY_TIMEOUT');
   if (timeoutRaw !== undefined) {
     if (/^\d+$/.test(timeoutRaw) && Number(timeoutRaw) <= 7 * 24 * 3600) timeoutSeconds = Number(timeoutRaw);
-    else problems.push(`SIDETRACE_DEPLOY_TIMEOUT=${JSON.stringify(timeoutRaw)} is not a whole number of seconds up to 604800; using ${DEFAULT_TIMEOUT_SECONDS}`);
+    else
+      problems.push(`SIDETRACE_DEPLOY_TIMEOUT=${JSON.stringify(timeoutRaw)} is not a whole number of seconds up to 604800; using ${DEFAULT_TIMEOUT_SECONDS}`);
   }
 
   let runtimeSeconds: number | undefined;

@@ -61,7 +61,10 @@ function readHeaders(r: Reader, name: string): Record<string, string> {
   if (bad.length) {
     for (const k of bad) delete headers[k];
     const why = 'a name that is not a token, or a line break in the value';
-    r.problems.push({ variable: name, message: `${name} has entries HTTP cannot send as headers (${echo(bad)}: ${why}); ignoring ${bad.length === 1 ? 'it' : 'them'}` });
+    r.problems.push({
+      variable: name,
+      message: `${name} has entries HTTP cannot send as headers (${echo(bad)}: ${why}); ignoring ${bad.length === 1 ? 'it' : 'them'}`,
+    });
   }
   return headers;
 }
@@ -109,11 +112,7 @@ export function readConfig(env: Env = process.env): ConfigResult {
   const agent = r.choice('SIDETRACE_AGENT', ['opentelemetry', 'newrelic'] as const, 'opentelemetry');
 
   const exporters = readExporters(r);
-  const protocol = r.choice(
-    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
-    PROTOCOLS,
-    r.choice('OTEL_EXPORTER_OTLP_PROTOCOL', PROTOCOLS, 'http/protobuf'),
-  );
+  const protocol = r.choice('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', PROTOCOLS, r.choice('OTEL_EXPORTER_OTLP_PROTOCOL', PROTOCOLS, 'http/protobuf'));
   const headers = { ...readHeaders(r, 'OTEL_EXPORTER_OTLP_HEADERS'), ...readHeaders(r, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS') };
   const timeoutMs = r.int('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', r.int('OTEL_EXPORTER_OTLP_TIMEOUT', 10_000, 1, 600_000), 1, 600_000);
   const compression = r.choice(
@@ -156,7 +155,12 @@ export function readConfig(env: Env = process.env): ConfigResult {
   }
   // Jaeger endpoint alone implies the jaeger exporter.
   let chosenExporters = exporters;
-  if (r.raw('OTEL_TRACES_EXPORTER') === undefined && !r.raw('OTEL_EXPORTER_OTLP_ENDPOINT') && !r.raw('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') && (jaeger.endpoint || jaeger.agentHost)) {
+  if (
+    r.raw('OTEL_TRACES_EXPORTER') === undefined &&
+    !r.raw('OTEL_EXPORTER_OTLP_ENDPOINT') &&
+    !r.raw('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') &&
+    (jaeger.endpoint || jaeger.agentHost)
+  ) {
     chosenExporters = ['jaeger'];
   }
 
@@ -172,7 +176,12 @@ export function readConfig(env: Env = process.env): ConfigResult {
   const maxQueueSize = r.int('OTEL_BSP_MAX_QUEUE_SIZE', 2048, 1, 1_000_000);
   let maxExportBatchSize = r.int('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512, 1, 1_000_000);
   if (maxExportBatchSize > maxQueueSize) {
-    r.problem('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', String(maxExportBatchSize), `is larger than OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize})`, `using ${maxQueueSize}`);
+    r.problem(
+      'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+      String(maxExportBatchSize),
+      `is larger than OTEL_BSP_MAX_QUEUE_SIZE (${maxQueueSize})`,
+      `using ${maxQueueSize}`,
+    );
     maxExportBatchSize = maxQueueSize;
   }
   const batch: BatchConfig = {
@@ -206,7 +215,10 @@ export function readConfig(env: Env = process.env): ConfigResult {
 
   const propRaw = r.raw('OTEL_PROPAGATORS');
   const propagators: Propagator[] =
-    propRaw !== undefined && splitList(propRaw).map((s) => s.toLowerCase()).includes('none')
+    propRaw !== undefined &&
+    splitList(propRaw)
+      .map((s) => s.toLowerCase())
+      .includes('none')
       ? []
       : r.list('OTEL_PROPAGATORS', PROPAGATORS, ['tracecontext', 'baggage']);
 

@@ -80,7 +80,12 @@ export class Reader {
     const known = [...new Set(items.filter((i) => allowed.includes(i.toLowerCase() as T)).map((i) => i.toLowerCase() as T))];
     const unknown = items.filter((i) => !allowed.includes(i.toLowerCase() as T));
     if (unknown.length) {
-      this.problem(name, v, `names unknown ${unknown.length === 1 ? 'entry' : 'entries'} ${echo(unknown)}`, known.length ? `using ${known.join(', ')}` : `using ${fallback.join(', ') || 'none'}`);
+      this.problem(
+        name,
+        v,
+        `names unknown ${unknown.length === 1 ? 'entry' : 'entries'} ${echo(unknown)}`,
+        known.length ? `using ${known.join(', ')}` : `using ${fallback.join(', ') || 'none'}`,
+      );
       return known.length ? known : fallback;
     }
     return known;

@@ -2,26 +2,10 @@
 
 export type TracesExporterName = 'otlp' | 'jaeger' | 'console' | 'none';
 export type OtlpProtocol = 'http/protobuf' | 'http/json' | 'grpc';
-export type SamplerName =
-  | 'always_on'
-  | 'always_off'
-  | 'traceidratio'
-  | 'parentbased_always_on'
-  | 'parentbased_always_off'
-  | 'parentbased_traceidratio';
+export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
 export type LogLevel = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 export type Propagator = 'tracecontext' | 'baggage' | 'b3' | 'b3multi' | 'jaeger';
-export type ResourceDetectorName =
-  | 'env'
-  | 'host'
-  | 'os'
-  | 'process'
-  | 'serviceinstance'
-  | 'container'
-  | 'aws'
-  | 'gcp'
-  | 'azure'
-  | 'alibaba';
+export type ResourceDetectorName = 'env' | 'host' | 'os' | 'process' | 'serviceinstance' | 'container' | 'aws' | 'gcp' | 'azure' | 'alibaba';
 
 export interface OtlpConfig {
   /** Full URL of the traces endpoint (http: ends in /v1/traces). */

@@ -56,7 +56,13 @@ export async function traceDeploy<T>(options: TraceDeployOptions, work: (deploy:
   return runInDeploySpan(trace.getTracer(TRACER_NAME, DISTRO_VERSION), facts, denv, options, work);
 }
 
-export async function runInDeploySpan<T>(tracer: Tracer, facts: DeployFacts, denv: DeployEnv, flags: DeployFlags, work: (deploy: DeployHandle) => Promise<T>): Promise<T> {
+export async function runInDeploySpan<T>(
+  tracer: Tracer,
+  facts: DeployFacts,
+  denv: DeployEnv,
+  flags: DeployFlags,
+  work: (deploy: DeployHandle) => Promise<T>,
+): Promise<T> {
   const parent = contextOf(denv.traceparent, denv.tracestate);
   const isRoot = parent === ROOT_CONTEXT;
   const github = isRoot ? facts.ci?.github : undefined;
@@ -95,7 +101,16 @@ export async function runInDeploySpan<T>(tracer: Tracer, facts: DeployFacts, den
     span.end();
     if (!failure) {
       await markDeployment(
-        { settings: denv.newRelic, entity: flags.newrelicEntity, service: facts.service, attributes, changelog: flags.changelog, deploymentType: flags.deploymentType, traceId: valid ? ctx.traceId : undefined, timestamp: Date.now() },
+        {
+          settings: denv.newRelic,
+          entity: flags.newrelicEntity,
+          service: facts.service,
+          attributes,
+          changelog: flags.changelog,
+          deploymentType: flags.deploymentType,
+          traceId: valid ? ctx.traceId : undefined,
+          timestamp: Date.now(),
+        },
         log.info,
       );
     }
@@ -127,7 +142,18 @@ export async function runDeployCommand(flags: DeployFlags, command: string[], ca
     if (outcome.startError) log.error(`cannot run the command: ${outcome.startError}`);
     if (outcome.exitCode === 0 && facts) {
       const attributes = deployAttributes(facts, facts.id ?? '', denv);
-      await markDeployment({ settings: denv.newRelic, entity: flags.newrelicEntity, service: facts.service, attributes, changelog: flags.changelog, deploymentType: flags.deploymentType, timestamp: Date.now() }, log.info);
+      await markDeployment(
+        {
+          settings: denv.newRelic,
+          entity: flags.newrelicEntity,
+          service: facts.service,
+          attributes,
+          changelog: flags.changelog,
+          deploymentType: flags.deploymentType,
+          timestamp: Date.now(),
+        },
+        log.info,
+      );
     }
     return outcome.exitCode;
   }

@@ -52,5 +52,9 @@ export function canonicalRepositoryUrl(raw: string | undefined): string | undefi
 }
 
 function trimPath(path: string): string {
-  return path.replace(/^\/+/, '').replace(/[?#].*$/, '').replace(/\/+$/, '').replace(/\.git$/, '');
+  return path
+    .replace(/^\/+/, '')
+    .replace(/[?#].*$/, '')
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '');
 }

@@ -58,7 +58,12 @@ async function nerdgraph(settings: NewRelicSettings, query: string, variables: R
     });
   } catch (err) {
     const e = err as Error;
-    return { error: e.name === 'TimeoutError' ? `NerdGraph did not answer within ${TIMEOUT_MS} ms` : `NerdGraph is unreachable (${(e.cause as Error)?.message ?? e.message})` };
+    return {
+      error:
+        e.name === 'TimeoutError'
+          ? `NerdGraph did not answer within ${TIMEOUT_MS} ms`
+          : `NerdGraph is unreachable (${(e.cause as Error)?.message ?? e.message})`,
+    };
   }
   let body: any;
   try {

@@ -79,7 +79,10 @@ export async function openDeploy(flags: DeployFlags, file: string, denv: DeployE
     return 1;
   }
   const facts = resolveDeployFacts(flags, denv, readConfig().config);
-  const tracing = startTracing({ service: facts.service, version: facts.version, environment: facts.environment }, 'the deploy is recorded for the New Relic marker only');
+  const tracing = startTracing(
+    { service: facts.service, version: facts.version, environment: facts.environment },
+    'the deploy is recorded for the New Relic marker only',
+  );
   const parent = contextOf(denv.traceparent, denv.tracestate);
   const isRoot = parent === ROOT_CONTEXT;
   const github = isRoot ? facts.ci?.github : undefined;
@@ -132,10 +135,14 @@ export async function openDeploy(flags: DeployFlags, file: string, denv: DeployE
 
 /** A detached process that closes the deploy as failed if it is still open after `seconds`. */
 function startWatchdog(file: string, spanId: string, seconds: number): number | undefined {
-  const child = spawn(process.execPath, [CLI, 'deploy', 'expire', '--carrier', file, '--deploy-span', spanId, '--after', String(seconds), '--reason', 'timeout'], {
-    detached: true,
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'deploy', 'expire', '--carrier', file, '--deploy-span', spanId, '--after', String(seconds), '--reason', 'timeout'],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
   child.on('error', () => log.warn('could not start the watchdog; a deploy that never closes is closed by the next deploy only'));
   child.unref();
   return child.pid;
@@ -190,7 +197,11 @@ export async function closeDeploy(file: string, status: Status, denv: DeployEnv)
         // What ran before pre-deploy: known only as a time range.
         const before = tracer.startSpan(
           'build and push',
-          { kind: SpanKind.INTERNAL, startTime: hrTimeOf(startUnixNano), attributes: { [ATTR_DEPLOYMENT_ID]: rec.attributes[ATTR_DEPLOYMENT_ID], 'sidetrace.deploy.inferred': true } },
+          {
+            kind: SpanKind.INTERNAL,
+            startTime: hrTimeOf(startUnixNano),
+            attributes: { [ATTR_DEPLOYMENT_ID]: rec.attributes[ATTR_DEPLOYMENT_ID], 'sidetrace.deploy.inferred': true },
+          },
           contextOf(rec.traceparent),
         );
         before.end(hrTimeOf(rec.startTimeUnixNano));

@@ -34,7 +34,9 @@ export async function runStepCommand(name: string, command: string[], carrierFla
   else if (denv.traceparent) parent = { traceparent: denv.traceparent, tracestate: denv.tracestate };
   else if (carrier) parent = { traceparent: carrier.deploy.traceparent, tracestate: carrier.deploy.tracestate };
 
-  const identity = carrier?.deploy.identity ?? (({ service, version, environment }) => ({ service, version, environment }))(resolveDeployFacts(flags, denv, readConfig().config));
+  const identity =
+    carrier?.deploy.identity ??
+    (({ service, version, environment }) => ({ service, version, environment }))(resolveDeployFacts(flags, denv, readConfig().config));
   const tracing = startTracing(identity, 'the command runs untraced');
   if (!tracing.enabled) {
     const outcome = await runCommand(command, process.env);
@@ -46,7 +48,11 @@ export async function runStepCommand(name: string, command: string[], carrierFla
   let exitCode = 1;
   try {
     await runAsRootWork(name, 'Deploy', async () => {
-      const span = tracing.tracer!.startSpan(name, { kind: SpanKind.INTERNAL, attributes: stepAttributes(denv, carrier) }, contextOf(parent?.traceparent, parent?.tracestate));
+      const span = tracing.tracer!.startSpan(
+        name,
+        { kind: SpanKind.INTERNAL, attributes: stepAttributes(denv, carrier) },
+        contextOf(parent?.traceparent, parent?.tracestate),
+      );
       const outcome = await runCommand(command, envJoining(span.spanContext(), process.env));
       exitCode = outcome.exitCode;
       span.setAttribute(ATTR_PROCESS_EXIT_CODE, exitCode);

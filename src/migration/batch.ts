@@ -134,13 +134,7 @@ export function errorMessage(error: unknown): string {
 }
 
 /** Puts the batch's counts, the run's progress and the outcome on the span, sets its status and ends it. */
-export function finishBatchSpan(
-  recorder: BatchRecorder,
-  outcome: BatchOutcome,
-  counts: BatchCounts,
-  progress: Attributes | undefined,
-  error?: unknown,
-): void {
+export function finishBatchSpan(recorder: BatchRecorder, outcome: BatchOutcome, counts: BatchCounts, progress: Attributes | undefined, error?: unknown): void {
   const span = recorder.span;
   safely('ending a batch span', () => {
     span.setAttributes({

@@ -66,7 +66,12 @@ const messaging = (queueName: string) => ({ [ATTR_MESSAGING_SYSTEM]: 'bullmq', [
  * the same attempt adds nothing twice, and a resumed attempt re-adds what is
  * left. Recorded as one PRODUCER span `send <queue>`, linked to the run.
  */
-export async function enqueueMigrationBatches(queue: MigrationQueue, run: MigrationRun, range: BatchesRange = {}, options: EnqueueOptions = {}): Promise<number> {
+export async function enqueueMigrationBatches(
+  queue: MigrationQueue,
+  run: MigrationRun,
+  range: BatchesRange = {},
+  options: EnqueueOptions = {},
+): Promise<number> {
   if (!queue || typeof queue.addBulk !== 'function' || typeof queue.name !== 'string') {
     throw new Error(`sidetrace enqueueMigrationBatches: the first argument must be a BullMQ Queue (got ${describe(queue)})`);
   }
@@ -131,7 +136,9 @@ export function migrationWorker<J extends MigrationJob>(
   return async (job: J) => {
     const data = job?.data as Partial<MigrationJobData> | undefined;
     if (!data || typeof data !== 'object' || data.carrier === undefined) {
-      throw new Error(`sidetrace migrationWorker: job ${job?.id} on queue ${job?.queueName} has no data.carrier; enqueue batch jobs with enqueueMigrationBatches`);
+      throw new Error(
+        `sidetrace migrationWorker: job ${job?.id} on queue ${job?.queueName} has no data.carrier; enqueue batch jobs with enqueueMigrationBatches`,
+      );
     }
     const key = `${(data.carrier as Partial<MigrationCarrier>)?.runId}.${(data.carrier as Partial<MigrationCarrier>)?.attempt}`;
     let pending = runs.get(key);

@@ -78,4 +78,3 @@ export function checkProgressEvery(where: string, p: Partial<ProgressEvery> | un
     seconds: p.seconds === undefined ? DEFAULT_PROGRESS.seconds : checkInteger(where, 'options.progressEvery.seconds', p.seconds, 1),
   };
 }
-

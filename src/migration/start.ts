@@ -106,9 +106,7 @@ export async function startMigration(options: StartMigrationOptions): Promise<Mi
     progressEvery,
   });
   const resumeAt = resumeCursor(run, state.nextBatch);
-  safely('starting the run span', () =>
-    runSpan.setAttributes({ [A.MIGRATION_RUN_ATTEMPT]: state.attempt, [A.MIGRATION_RUN_RESUME_CURSOR]: resumeAt }),
-  );
+  safely('starting the run span', () => runSpan.setAttributes({ [A.MIGRATION_RUN_ATTEMPT]: state.attempt, [A.MIGRATION_RUN_RESUME_CURSOR]: resumeAt }));
   if (previous?.status === 'running') {
     await emitMarker(
       A.SPAN_RUN_END,

@@ -75,23 +75,27 @@ function agentVersion(): string | undefined {
   }
 }
 
-export type NewRelicReadiness =
-  | { ready: true; version: string; configFile?: string }
-  | { ready: false; level: 'info' | 'warn'; reason: string };
+export type NewRelicReadiness = { ready: true; version: string; configFile?: string } | { ready: false; level: 'info' | 'warn'; reason: string };
 
 /** Whether the agent can be loaded, decided without loading any of it (the start-up path and `sidetrace doctor` share this). */
 export function newRelicReadiness(nrc: NewRelicConfig): NewRelicReadiness {
   if (nrc.disabledReason) return { ready: false, level: 'info', reason: `tracing is off: ${nrc.disabledReason}; the New Relic agent is not loaded` };
   const version = agentVersion();
   if (!version) {
-    return { ready: false, level: 'warn', reason: `SIDETRACE_AGENT=newrelic needs the newrelic package (npm install newrelic@^${SUPPORTED_MAJOR}); the app runs untraced` };
+    return {
+      ready: false,
+      level: 'warn',
+      reason: `SIDETRACE_AGENT=newrelic needs the newrelic package (npm install newrelic@^${SUPPORTED_MAJOR}); the app runs untraced`,
+    };
   }
   const configFile = findConfigFile(nrc);
   if (!nrc.licenseKeySet && !configFile) {
     return {
       ready: false,
       level: 'warn',
-      reason: 'SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; the New Relic agent is not loaded and the app runs untraced',
+      reason:
+        'SIDETRACE_AGENT=newrelic but NEW_RELIC_LICENSE_KEY is not set and there is no newrelic.js; ' +
+        'the New Relic agent is not loaded and the app runs untraced',
     };
   }
   return { ready: true, version, configFile };
@@ -148,7 +152,8 @@ export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicSta
         'migration and deploy spans are not recorded: load sidetrace/preload alone',
     );
   }
-  if (Number(version.split('.')[0]) !== SUPPORTED_MAJOR) log.warn(`newrelic ${version} is not the ${SUPPORTED_MAJOR}.x line sidetrace was built for; custom spans may not be tied to their transactions`);
+  if (Number(version.split('.')[0]) !== SUPPORTED_MAJOR)
+    log.warn(`newrelic ${version} is not the ${SUPPORTED_MAJOR}.x line sidetrace was built for; custom spans may not be tied to their transactions`);
 
   // Loaded only now: an app without a key loads nothing of this (nor the OpenTelemetry API).
   const { attachToBridge, createRootWorkRunner, RootSpanProcessor } = require('./root-work') as typeof import('./root-work');
@@ -167,12 +172,14 @@ export function startNewRelicAgent(config: SidetraceConfig, options: NewRelicSta
     try {
       const m = applyNoisePolicy(nr, config.noise.ignorePaths);
       noise = `noise policy on (${m.ignoringRules} ignoring rules${m.excludesApplied ? ', secret headers excluded' : ''})`;
-      if (!m.excludesApplied) log.warn("the New Relic agent's attribute exclusions could not be extended; secret headers are excluded only as its own configuration says");
+      if (!m.excludesApplied)
+        log.warn("the New Relic agent's attribute exclusions could not be extended; secret headers are excluded only as its own configuration says");
     } catch (err) {
       log.warn(`the noise policy could not be mapped onto the New Relic agent (${oneLine((err as Error)?.message ?? String(err))}); its own settings apply`);
     }
   }
-  if (!bridged) log.warn("the New Relic bridge's span pipeline is not the one sidetrace knows; custom spans get named transactions but keep New Relic's trace ids");
+  if (!bridged)
+    log.warn("the New Relic bridge's span pipeline is not the one sidetrace knows; custom spans get named transactions but keep New Relic's trace ids");
   if (options.shutdownHooks !== false) installShutdownHooks(stopNewRelicAgent, config.shutdownTimeoutMs);
 
   const name = appName ?? (Array.isArray(agent.config?.app_name) ? agent.config.app_name.join(';') : undefined);

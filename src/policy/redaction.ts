@@ -13,10 +13,7 @@ export const REDACTED = 'REDACTED';
 const URL_ATTRIBUTES = [ATTR_URL_FULL, ATTR_HTTP_URL, ATTR_HTTP_TARGET, ATTR_URL_QUERY, ATTR_MESSAGING_URL];
 const SQL_ATTRIBUTES = [ATTR_DB_STATEMENT, ATTR_DB_QUERY_TEXT];
 /** `http.request.header.<name>` / `http.response.header.<name>` for every secret header, `-` or `_` in the name. */
-const SECRET_HEADER = new RegExp(
-  `^http\\.(?:request|response)\\.header\\.(?:${SECRET_HEADERS.map((h) => h.replace(/-/g, '[-_]')).join('|')})$`,
-  'i',
-);
+const SECRET_HEADER = new RegExp(`^http\\.(?:request|response)\\.header\\.(?:${SECRET_HEADERS.map((h) => h.replace(/-/g, '[-_]')).join('|')})$`, 'i');
 
 /** Numbers that are not part of a name or a `$1` placeholder: decimal, `.5`, exponent, hex. */
 const SQL_NUMBER = /(?<![\w$.])-?(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)(?![\w$])/g;

@@ -36,8 +36,7 @@ export function createExporter(name: TracesExporterName, config: SidetraceConfig
         return { exporter: withoutRawEnvHeaders(() => new OTLPTraceExporter({ url: endpoint, metadata, timeoutMillis: timeoutMs, compression })), description };
       }
       // Literal require() calls, so that the dependency check (scripts/lint-deps.mjs) sees both packages.
-      const load = () =>
-        protocol === 'http/json' ? require('@opentelemetry/exporter-trace-otlp-http') : require('@opentelemetry/exporter-trace-otlp-proto');
+      const load = () => (protocol === 'http/json' ? require('@opentelemetry/exporter-trace-otlp-http') : require('@opentelemetry/exporter-trace-otlp-proto'));
       return { exporter: new DeferredExporter(() => withoutRawEnvHeaders(() => new (load().OTLPTraceExporter)(options))), description };
     }
     case 'jaeger': {
@@ -138,7 +137,12 @@ export function failureReason(result: ExportResult): string {
   // The OTLP exporter's words for "retried until the timeout" name no status: say which ones it retries.
   if (msg === 'Export failed with retryable status') msg = 'the endpoint kept answering 429/502/503/504 until the export timeout';
   // Error texts can echo a URL; never let its userinfo or query through.
-  return oneLine(msg.split('\n')[0].slice(0, 200).replace(/https?:\/\/[^\s]+/g, (u) => maskedUrl(u)));
+  return oneLine(
+    msg
+      .split('\n')[0]
+      .slice(0, 200)
+      .replace(/https?:\/\/[^\s]+/g, (u) => maskedUrl(u)),
+  );
 }
 
 /** Tracks one outage at a time: one line when it starts, one when it ends. */

@@ -53,8 +53,7 @@ export function serviceIdentity(config: SidetraceConfig, app: AppPackage = findA
   return {
     name: config.serviceName ?? attrs[ATTR_SERVICE_NAME] ?? app.name ?? 'unknown_service:node',
     version: attrs[ATTR_SERVICE_VERSION] ?? config.deploy.version ?? app.version,
-    environment:
-      attrs[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] ?? attrs[ATTR_DEPLOYMENT_ENVIRONMENT] ?? config.deploy.environment ?? config.nodeEnv,
+    environment: attrs[ATTR_DEPLOYMENT_ENVIRONMENT_NAME] ?? attrs[ATTR_DEPLOYMENT_ENVIRONMENT] ?? config.deploy.environment ?? config.nodeEnv,
   };
 }
 

@@ -29,4 +29,3 @@ export function createSampler(config: SidetraceConfig): Sampler {
   }
   return config.noise.enabled ? new NoiseSampler(base, new PathMatcher(config.noise.ignorePaths)) : base;
 }
-

@@ -19,6 +19,9 @@ export async function testSpan(config: SidetraceConfig, identity: ServiceIdentit
     shutdown: () => Promise.resolve(),
   };
   const provider = new BasicTracerProvider({ resource, spanProcessors: [capture] });
-  provider.getTracer('sidetrace', DISTRO_VERSION).startSpan('sidetrace.doctor', { attributes: { 'sidetrace.doctor': true } }).end();
+  provider
+    .getTracer('sidetrace', DISTRO_VERSION)
+    .startSpan('sidetrace.doctor', { attributes: { 'sidetrace.doctor': true } })
+    .end();
   return finished!;
 }

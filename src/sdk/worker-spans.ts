@@ -39,7 +39,13 @@ interface WireSpan {
   droppedLinksCount: number;
 }
 
-const toWire = (c: SpanContext): WireContext => ({ traceId: c.traceId, spanId: c.spanId, traceFlags: c.traceFlags, isRemote: c.isRemote, traceState: c.traceState?.serialize() });
+const toWire = (c: SpanContext): WireContext => ({
+  traceId: c.traceId,
+  spanId: c.spanId,
+  traceFlags: c.traceFlags,
+  isRemote: c.isRemote,
+  traceState: c.traceState?.serialize(),
+});
 
 /** Worker side: the span processor that sends ended, sampled spans to the main thread. */
 export class MainThreadForwarder implements SpanProcessor {

@@ -53,7 +53,9 @@ export function start(options: StartOptions = {}): StartResult {
   timeoutMs = config.shutdownTimeoutMs;
   if (config.strict && problems.length) {
     for (const p of problems) log.error(p.message);
-    throw new ConfigError(`sidetrace: SIDETRACE_STRICT=true and the configuration has ${problems.length} problem(s): ${problems.map((p) => p.variable).join(', ')}`);
+    throw new ConfigError(
+      `sidetrace: SIDETRACE_STRICT=true and the configuration has ${problems.length} problem(s): ${problems.map((p) => p.variable).join(', ')}`,
+    );
   }
   // Inside a worker_threads Worker the preload runs again; it traces the worker
   // through the main thread's exporter and says nothing the main thread said (src/sdk/worker-spans.ts).
@@ -79,28 +81,37 @@ export function start(options: StartOptions = {}): StartResult {
   const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
   // ESM imports do not go through require(), so under --import the instrumentations
   // of installed modules load at start and the loader hook is limited to their modules.
-  const plan = options.instrumentations === false ? { load: [], onFirstRequire: [], unknown: [] } : planInstrumentations(config, options.esm ? appDirs() : undefined);
-  if (plan.unknown.length && !inWorker) log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
-  const names = options.esm ? { atStart: [...plan.load, ...plan.onFirstRequire], onFirstRequire: [] } : { atStart: plan.load, onFirstRequire: plan.onFirstRequire };
+  const plan =
+    options.instrumentations === false ? { load: [], onFirstRequire: [], unknown: [] } : planInstrumentations(config, options.esm ? appDirs() : undefined);
+  if (plan.unknown.length && !inWorker)
+    log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
+  const names = options.esm
+    ? { atStart: [...plan.load, ...plan.onFirstRequire], onFirstRequire: [] }
+    : { atStart: plan.load, onFirstRequire: plan.onFirstRequire };
 
   const { startSdk } = require('../sdk') as typeof import('../sdk');
   handle = startSdk(config, identity, names, { inWorker });
   // Only InstrumentationBase subclasses patch modules by name; sidetrace's HTTP server hook wraps Node's own classes at start.
-  const patchedModules = handle.instrumentations.flatMap((i) => (typeof (i as Partial<InstrumentationBase>).getModuleDefinitions === 'function' ? (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name) : []));
+  const patchedModules = handle.instrumentations.flatMap((i) =>
+    typeof (i as Partial<InstrumentationBase>).getModuleDefinitions === 'function' ? (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name) : [],
+  );
   if (options.esm && patchedModules.length) registerEsmHook(patchedModules);
   if (options.shutdownHooks !== false) removeHooks = installShutdownHooks(() => handle!.shutdown(), config.shutdownTimeoutMs);
 
   if (options.announce !== false) {
     const targets = describeTargets(config);
     // oneLine: the service name and header names come from the environment and may hold anything.
-    log.info(oneLine(
-      `v${DISTRO_VERSION} tracing ${identity.name}${identity.version ? `@${identity.version}` : ''}` +
-        `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
-        `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
-        `; http server spans: ${describeServerInstrumentation(config, [...names.atStart, ...names.onFirstRequire])}; AsyncContextFrame ${describeAsyncContextFrame()}` +
-        `; instrumentations: ${names.atStart.join(', ') || 'none'}` +
-        `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first requires their module)` : ''}`,
-    ));
+    log.info(
+      oneLine(
+        `v${DISTRO_VERSION} tracing ${identity.name}${identity.version ? `@${identity.version}` : ''}` +
+          `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
+          `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
+          `; http server spans: ${describeServerInstrumentation(config, [...names.atStart, ...names.onFirstRequire])}` +
+          `; AsyncContextFrame ${describeAsyncContextFrame()}` +
+          `; instrumentations: ${names.atStart.join(', ') || 'none'}` +
+          `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first requires their module)` : ''}`,
+      ),
+    );
   }
   result = { enabled: true, config, identity, instrumentations: names.atStart, onFirstRequire: names.onFirstRequire };
   return result;
@@ -121,7 +132,10 @@ function registerEsmHook(modules: string[]): void {
   try {
     const nodeModule = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
     // require() of an ES module is warning-free wherever registerHooks exists (Node ≥ 22.15).
-    if (typeof nodeModule.registerHooks === 'function' && (require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }).supportsSyncHooks()) {
+    if (
+      typeof nodeModule.registerHooks === 'function' &&
+      (require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }).supportsSyncHooks()
+    ) {
       (require('import-in-the-middle/register-hooks.mjs') as { register(o: { include: string[] }): void }).register({ include });
       return;
     }

@@ -27,7 +27,11 @@ export interface CliRun {
 }
 
 /** Start `cmd args` with exactly `env` (plus PATH/HOME); collect its output as bytes. */
-export function start(cmd: string, args: string[], opts: { env?: Record<string, string | undefined>; input?: Buffer | string; cwd?: string; timeoutMs?: number } = {}): CliRun {
+export function start(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; input?: Buffer | string; cwd?: string; timeoutMs?: number } = {},
+): CliRun {
   // Its own process group, so that killAll() reaches a grandchild the CLI leaves behind when it dies.
   const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env ?? {}), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const killAll = () => {

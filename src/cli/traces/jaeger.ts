@@ -129,7 +129,8 @@ export class JaegerClient {
     if (!res.ok || body === undefined) {
       const said = body?.errors?.map((e: any) => e.msg).join('; ') || text.slice(0, 200).replace(/\s+/g, ' ');
       throw new QueryError(
-        `Jaeger at ${this.url} answered ${pathAndQuery.split('?')[0]} with HTTP ${res.status}${said ? `: ${said}` : ''}${body === undefined ? " (not JSON: is this Jaeger's query port?)" : ''}`,
+        `Jaeger at ${this.url} answered ${pathAndQuery.split('?')[0]} with HTTP ${res.status}${said ? `: ${said}` : ''}` +
+          `${body === undefined ? " (not JSON: is this Jaeger's query port?)" : ''}`,
       );
     }
     return body;

@@ -212,20 +212,23 @@ export function migrationLines(m: MigrationState, width: number, c: Colors): str
   const lines = [`${c.bold(`migration ${printable(m.name)}`)}  run ${printable(m.runId)}  attempt ${m.attempt}`];
   const when = m.status === 'running' ? `last activity ${formatTime(m.lastActivityMicros)} UTC` : `ended ${formatTime(m.lastActivityMicros)} UTC`;
   lines.push(
-    `${label('status')}${statusPaint(m.status)}  ${c.dim(`(started ${formatTime(m.firstStartMicros)} UTC, ${when}, ${formatDuration(m.lastActivityMicros - m.firstStartMicros)})`)}`,
+    `${label('status')}${statusPaint(m.status)}  ` +
+      c.dim(`(started ${formatTime(m.firstStartMicros)} UTC, ${when}, ${formatDuration(m.lastActivityMicros - m.firstStartMicros)})`),
   );
   const r = m.records;
   if (m.total !== undefined) {
     const barWidth = Math.max(10, Math.min(40, width - 60));
     const filled = Math.min(barWidth, Math.round(((r.percent ?? 0) / 100) * barWidth));
     lines.push(
-      `${label('progress')}${formatCount(r.done)} of ${formatCount(m.total)} records (${r.percent ?? 0}%)  ${c.green('█'.repeat(filled))}${c.dim('░'.repeat(barWidth - filled))}`,
+      `${label('progress')}${formatCount(r.done)} of ${formatCount(m.total)} records (${r.percent ?? 0}%)  ` +
+        `${c.green('█'.repeat(filled))}${c.dim('░'.repeat(barWidth - filled))}`,
     );
   } else {
     lines.push(`${label('progress')}${formatCount(r.done)} records (total not known)`);
   }
   lines.push(
-    `${label('records')}${formatCount(r.processed)} processed · ${formatCount(r.skipped)} skipped · ${r.failed ? c.red(`${formatCount(r.failed)} failed`) : '0 failed'}`,
+    `${label('records')}${formatCount(r.processed)} processed · ${formatCount(r.skipped)} skipped · ` +
+      (r.failed ? c.red(`${formatCount(r.failed)} failed`) : '0 failed'),
   );
   const b = m.batches;
   const erroredText = b.errored ? c.red(`${b.errored} failed`) + (b.erroredThenCommitted ? ` (${b.erroredThenCommitted} committed on retry)` : '') : '0 failed';
@@ -308,7 +311,8 @@ export function migrationMain(argv: string[]): Promise<number> {
     }
     if (!spans.length) {
       throw new QueryError(
-        `no migration run id or name ${JSON.stringify(wanted)} in Jaeger at ${client.url} (searched ${services.length ? services.join(', ') : 'no services'} over the last ${values.since ?? '7d'})`,
+        `no migration run id or name ${JSON.stringify(wanted)} in Jaeger at ${client.url}` +
+          ` (searched ${services.length ? services.join(', ') : 'no services'} over the last ${values.since ?? '7d'})`,
       );
     }
     const state = migrationState(spans);

@@ -138,14 +138,24 @@ export class ExpressRouteInstrumentation extends InstrumentationBase {
     return [
       // express 4: the router lives in express itself.
       new InstrumentationNodeModuleDefinition('express', ['>=4.0.0 <5'], noop, undefined, [
-        new InstrumentationNodeModuleFile('express/lib/router/route.js', ['>=4.0.0 <5'], (Route: { prototype: RouteLike }) => {
-          patchDispatch(Route);
-          return Route;
-        }, () => {}),
-        new InstrumentationNodeModuleFile('express/lib/router/index.js', ['>=4.0.0 <5'], (proto: RouterLike) => {
-          patchUse(proto);
-          return proto;
-        }, () => {}),
+        new InstrumentationNodeModuleFile(
+          'express/lib/router/route.js',
+          ['>=4.0.0 <5'],
+          (Route: { prototype: RouteLike }) => {
+            patchDispatch(Route);
+            return Route;
+          },
+          () => {},
+        ),
+        new InstrumentationNodeModuleFile(
+          'express/lib/router/index.js',
+          ['>=4.0.0 <5'],
+          (proto: RouterLike) => {
+            patchUse(proto);
+            return proto;
+          },
+          () => {},
+        ),
       ]),
       // express 5 routes with the `router` package.
       new InstrumentationNodeModuleDefinition('router', ['>=2.0.0 <3'], (Router: { prototype: RouterLike; Route: { prototype: RouteLike } }) => {

@@ -59,7 +59,8 @@ export class HapiRouteInstrumentation extends InstrumentationBase {
       ['>=17.0.0 <22'],
       (exports: Record<string, ServerFactory>) => {
         // `server` and `Server` are the same factory (lib/index.js); both are public.
-        for (const name of ['server', 'Server']) if (typeof exports[name] === 'function' && !isWrapped(exports[name])) this._wrap(exports, name, withRouteExtension);
+        for (const name of ['server', 'Server'])
+          if (typeof exports[name] === 'function' && !isWrapped(exports[name])) this._wrap(exports, name, withRouteExtension);
         return exports;
       },
       (exports: Record<string, ServerFactory>) => {

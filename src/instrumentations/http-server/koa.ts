@@ -60,10 +60,15 @@ export class KoaRouteInstrumentation extends InstrumentationBase {
   protected init() {
     return [
       new InstrumentationNodeModuleDefinition('koa', ['>=2.0.0 <4'], (exports: unknown) => exports, undefined, [
-        new InstrumentationNodeModuleFile('koa/lib/context.js', ['>=2.0.0 <4'], (proto: KoaContext) => {
-          patchKoaContext(proto);
-          return proto;
-        }, () => {}),
+        new InstrumentationNodeModuleFile(
+          'koa/lib/context.js',
+          ['>=2.0.0 <4'],
+          (proto: KoaContext) => {
+            patchKoaContext(proto);
+            return proto;
+          },
+          () => {},
+        ),
       ]),
     ];
   }

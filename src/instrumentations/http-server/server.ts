@@ -33,7 +33,11 @@ import { REQUEST_STATE, type RequestState } from './route';
 // builder its server side uses. Reused so that attributes match upstream's exactly.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const upstreamUtils = require('@opentelemetry/instrumentation-http/build/src/utils') as {
-  getIncomingRequestAttributes(request: IncomingMessage, options: { component: string; redactedQueryParams?: string[]; enableSyntheticSourceDetection: boolean; hookAttributes?: object }, logger: typeof diag): Record<string, unknown>;
+  getIncomingRequestAttributes(
+    request: IncomingMessage,
+    options: { component: string; redactedQueryParams?: string[]; enableSyntheticSourceDetection: boolean; hookAttributes?: object },
+    logger: typeof diag,
+  ): Record<string, unknown>;
 };
 
 export const HTTP_SERVER_SCOPE = 'sidetrace-http-server';

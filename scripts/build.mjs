@@ -173,6 +173,7 @@ entry('index.js', `'use strict';\n// The library API (types: dist/lib/index.d.ts
 entry('cli/index.js', `#!/usr/bin/env node\n'use strict';\nrequire('../sidetrace.js').cli();\n`, 0o755);
 fs.chmodSync(path.join(LIB, 'cli', 'index.js'), 0o755);
 const kib = (f) => `${(fs.statSync(path.join(DIST, f)).size / 1024).toFixed(0)} KiB`;
-console.log(
+// On stderr: `npm pack --json` runs the build (prepack) and its stdout must stay JSON.
+console.error(
   `build: dist/sidetrace.js ${kib('sidetrace.js')}, dist/vendor.js ${kib('vendor.js')} (${vendored.size} packages), dist/instrumentations/ (${INSTRUMENTATION_PACKAGES.length}), dist/lib/ unbundled`,
 );

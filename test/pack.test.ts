@@ -75,7 +75,8 @@ describe('the packed tarball', () => {
       'package/dist/preload.js',
       'package/dist/register.mjs',
       'package/dist/cli/index.js',
-      'package/dist/index.d.ts',
+      'package/dist/index.js',
+      'package/dist/lib/index.d.ts',
       'package/LICENSE',
       'package/README.md',
     ]) {

@@ -30,8 +30,8 @@ const getJson = async (url) => (await fetch(url)).json();
 
 async function freePort() {
   const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
+  await new Promise((r) => s.listen(0, '127.0.0.1', () => r(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
   await new Promise((r) => s.close(r));
   return port;
 }

@@ -21,8 +21,8 @@ const CHANNELS = path.join(REPO_ROOT, 'bench', 'lib', 'http-client-channels.cjs'
 const LOAD = path.join(REPO_ROOT, 'bench', 'lib', 'http-client-load.cjs');
 
 const target = http.createServer((req, res) => res.end('ok'));
-await new Promise((r) => target.listen(0, '127.0.0.1', r));
-const url = `http://127.0.0.1:${target.address().port}/x`;
+await new Promise((r) => target.listen(0, '127.0.0.1', () => r(undefined)));
+const url = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (target.address()).port}/x`;
 const sink = await startSink();
 const traced = { OTEL_SERVICE_NAME: 'bench-http-client', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_MAX_QUEUE_SIZE: '100000' };
 const variants = {

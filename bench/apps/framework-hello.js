@@ -9,9 +9,9 @@ const listening = (p) => console.log(`listening on http://127.0.0.1:${p}`);
 async function main() {
   if (framework === 'fastify') {
     const app = require('fastify')();
-    app.get('/users/:id', async (request) => ({ id: request.params.id }));
+    app.get('/users/:id', async (request) => ({ id: /** @type {{ id: string }} */ (request.params).id }));
     await app.listen({ port, host: '127.0.0.1' });
-    listening(app.server.address().port);
+    listening(/** @type {import('node:net').AddressInfo} */ (app.server.address()).port);
   } else if (framework === 'hapi') {
     const server = require('@hapi/hapi').server({ port, host: '127.0.0.1' });
     server.route({ method: 'GET', path: '/users/{id}', handler: (request) => ({ id: request.params.id }) });

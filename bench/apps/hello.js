@@ -12,6 +12,6 @@ const server = app.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   const { maxRSS } = process.resourceUsage();
   const cpu = process.cpuUsage();
   console.log(
-    `listening on http://127.0.0.1:${server.address().port} maxrss_kib=${maxRSS} uptime_ms=${performance.now().toFixed(1)} cpu_ms=${((cpu.user + cpu.system) / 1000).toFixed(1)}`,
+    `listening on http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port} maxrss_kib=${maxRSS} uptime_ms=${performance.now().toFixed(1)} cpu_ms=${((cpu.user + cpu.system) / 1000).toFixed(1)}`,
   );
 });

@@ -17,10 +17,14 @@ export function startSink({ hang = false, port = 0 } = {}) {
   const stats = { requests: 0, bytes: 0, spans: 0, undecodable: 0 };
   const hung = new Set();
   const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/stats') return res.end(JSON.stringify(stats));
+    if (req.method === 'GET' && req.url === '/stats') {
+      res.end(JSON.stringify(stats));
+      return;
+    }
     if (req.method === 'POST' && req.url === '/reset') {
       Object.assign(stats, { requests: 0, bytes: 0, spans: 0, undecodable: 0 });
-      return res.end('{}');
+      res.end('{}');
+      return;
     }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -47,7 +51,7 @@ export function startSink({ hang = false, port = 0 } = {}) {
   return new Promise((resolve) => {
     server.listen(port, '127.0.0.1', () => {
       resolve({
-        url: `http://127.0.0.1:${server.address().port}`,
+        url: `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}`,
         stats,
         close: () =>
           new Promise((r) => {

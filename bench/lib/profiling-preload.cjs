@@ -20,7 +20,8 @@ if (dir) {
   const write = () => {
     if (written) return;
     written = true;
-    session.post('Profiler.stop', (err, { profile } = {}) => {
+    session.post('Profiler.stop', (err, result) => {
+      const profile = result?.profile;
       if (!err) fs.writeFileSync(path.join(dir, `CPU.${process.pid}.cpuprofile`), JSON.stringify(profile));
     });
   };

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { FIXTURES, startApp, type RunningApp } from './helpers/app';
-import { startStack, waitFor, type Stack } from './helpers/stack';
+import { jaegerRawSpans, startStack, tag, waitFor, type Stack } from './helpers/stack';
 
 let stack: Stack;
 const apps: RunningApp[] = [];
@@ -18,15 +18,7 @@ after(async () => {
   await stack?.stop();
 });
 
-/** Jaeger's raw answer for a trace: its spans with tags and logs (events). */
-async function rawTrace(traceId: string): Promise<any[]> {
-  const res = await fetch(`${stack.jaegerUrl}/api/traces/${traceId}`, { signal: AbortSignal.timeout(5_000) });
-  if (res.status === 404) return [];
-  const body: any = await res.json();
-  return body.data?.[0]?.spans ?? [];
-}
-
-const tag = (span: any, key: string) => span.tags.find((t: any) => t.key === key)?.value;
+const rawTrace = (traceId: string) => jaegerRawSpans(stack.jaegerUrl, traceId);
 
 for (const [label, script, env] of [
   ['express 4', `${FIXTURES}/lean-express-app.js`, {}],

@@ -32,6 +32,18 @@ export async function jaegerServiceSpans(jaegerUrl: string, service: string, lim
   return (await client(jaegerUrl).search({ service, limit, startMicros: (Date.now() - 3_600_000) * 1_000 })).flat();
 }
 
+/** Jaeger's raw answer for a trace (GET /api/traces/{id}): its spans with tags and logs (events); [] while Jaeger has none. */
+export async function jaegerRawSpans(jaegerUrl: string, traceId: string): Promise<any[]> {
+  const res = await fetch(`${jaegerUrl}/api/traces/${traceId}`, { signal: AbortSignal.timeout(5_000) });
+  if (res.status === 404) return [];
+  const body: any = await res.json();
+  return body.data?.[0]?.spans ?? [];
+}
+
+/** A tag of a raw Jaeger span, and a field of one of its logs. */
+export const tag = (span: any, key: string) => span.tags.find((t: any) => t.key === key)?.value;
+export const field = (log: any, key: string) => log.fields.find((f: any) => f.key === key)?.value;
+
 /** Polls `read` until `ready` holds; on timeout throws with `describe` of the last value. */
 export async function waitFor<T>(
   read: () => Promise<T>,

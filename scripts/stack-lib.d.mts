@@ -27,6 +27,8 @@ export type GatewayPortName = 'otlpGrpc' | 'health' | 'metrics';
 export declare const GATEWAY_PORTS: Record<GatewayPortName, { env: string; local: number }>;
 export declare const ROLE_ENV: string;
 export declare const GATEWAY_ENDPOINTS_ENV: string;
+export declare const GATEWAY_DNS_ENV: string;
+export declare const GATEWAY_PORT_ENV: string;
 export declare const JAEGER_STORAGE_ENV: string;
 export declare const JAEGER_DATA_DIR_ENV: string;
 export declare const JAEGER_STORAGES: string[];
@@ -43,6 +45,8 @@ export interface Binaries {
 }
 export declare function ensureBinaries(options?: { log?: (line: string) => void }): Promise<Binaries>;
 export declare function freePort(): Promise<number>;
+/** Rewrites a DNS-mode hosts file in place: `name` at each of `addresses`. */
+export declare function writeHosts(file: string, name: string, addresses: string[]): void;
 
 export interface StartStackOptions {
   /** Where NEW_RELIC_* and SIDETRACE_* overrides are read from (default process.env). */
@@ -60,6 +64,14 @@ export interface StartStackOptions {
   jaegerStorage?: 'badger' | 'memory';
   /** The tiered topology: two gateways (tail sampling, the exports) and two sidecars routing to them by trace id. */
   gateway?: boolean;
+  /**
+   * With `gateway`: the sidecars find the gateways by DNS (SIDETRACE_GATEWAY_DNS=name) instead of a list.
+   * Gateway i listens on 127.0.0.(i+1), all on one port; each sidecar runs in a mount namespace of its
+   * own (`unshare --mount`, needs root) where `hostsFile` (written by the stack; default in its state
+   * dir) is bind-mounted over /etc/hosts, so rewriting that file in place (writeHosts) changes what the
+   * name resolves to for the sidecars only.
+   */
+  gatewayDns?: { name: string; hostsFile?: string };
   /** With `gateway`: how many gateways and sidecars (default TIER's two and two). */
   gateways?: number;
   sidecars?: number;
@@ -122,6 +134,8 @@ export interface Stack {
   sidecars: SidecarHandle[];
   /** The gateways (none without `gateway`). */
   gateways: GatewayHandle[];
+  /** With `gatewayDns`: the name, the gateways' shared port, and the sidecars' hosts file. */
+  gatewayDns: { name: string; port: number; hostsFile: string } | undefined;
   restartJaeger(options?: { signal?: NodeJS.Signals }): Promise<void>;
   restartCollector(options?: { signal?: NodeJS.Signals; env?: Record<string, string> }): Promise<void>;
   stopCollector(signal?: NodeJS.Signals): Promise<unknown>;

@@ -7,7 +7,9 @@
 // collector, waits for both health endpoints, and returns their URLs and a
 // stop(). With `gateway: true` it starts the tiered topology instead: Jaeger,
 // two gateway collectors (collector/gateway.yaml) and two sidecars in gateway
-// mode routing to them (docs/gateway.md). Every collector is started through
+// mode routing to them (docs/gateway.md); with `gatewayDns` the sidecars find
+// the gateways by a DNS name that a test can change while they run (failover).
+// Every collector is started through
 // collector/entrypoint.sh, which picks its config files, so the local stack
 // and compose decide the same way. Children are stopped on stop(), on process
 // exit, on SIGINT/SIGTERM/SIGHUP when nobody else handles them, and (through a
@@ -74,6 +76,8 @@ export const JAEGER_ENDPOINT_ENV = 'SIDETRACE_JAEGER_OTLP_ENDPOINT';
 export const STORAGE_DIR_ENV = 'SIDETRACE_COLLECTOR_STORAGE_DIR';
 export const ROLE_ENV = 'SIDETRACE_COLLECTOR_ROLE';
 export const GATEWAY_ENDPOINTS_ENV = 'SIDETRACE_GATEWAY_ENDPOINTS';
+export const GATEWAY_DNS_ENV = 'SIDETRACE_GATEWAY_DNS';
+export const GATEWAY_PORT_ENV = 'SIDETRACE_GATEWAY_PORT';
 export const JAEGER_STORAGE_ENV = 'SIDETRACE_JAEGER_STORAGE';
 export const JAEGER_DATA_DIR_ENV = 'SIDETRACE_JAEGER_DATA_DIR';
 export const JAEGER_STORAGES = ['badger', 'memory'];
@@ -135,7 +139,7 @@ export function freePort() {
  * @returns {Promise<import('./stack-lib.d.mts').Stack>}
  */
 export async function startStack(options = {}) {
-  const { env = process.env, log = () => {}, freePorts = false, gateway = false, collectorEnv = {}, gatewayEnv = {}, jaegerEnv = {} } = options;
+  const { env = process.env, log = () => {}, freePorts = false, gateway = false, gatewayDns, collectorEnv = {}, gatewayEnv = {}, jaegerEnv = {} } = options;
   const gatewayCount = gateway ? (options.gateways ?? TIER.gateways) : 0;
   const sidecarCount = gateway ? (options.sidecars ?? TIER.sidecars) : 1;
   const bins = await ensureBinaries({ log });
@@ -197,13 +201,21 @@ export async function startStack(options = {}) {
   });
 
   /** A collector run through the entrypoint; `overrides` change its environment on a restart. */
-  const collectorService = (name, ownEnv, healthUrl, logFile) => {
+  const collectorService = (name, ownEnv, healthUrl, logFile, hostsFile) => {
     let overrides = {};
     const envNow = () => ({ ...base, OTELCOL_BIN: bins.otelcolBin, SIDETRACE_COLLECTOR_CONFIG_DIR: COLLECTOR_DIR, ...ownEnv, ...overrides });
+    const entry = path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT);
+    // With a hosts file: a mount namespace of its own in which that file is /etc/hosts (bind-mounted,
+    // so edits in place are seen), the machine's /etc/hosts untouched; every step execs, so the pid is
+    // the collector's. Not root: a user namespace makes the mount possible where the kernel allows it.
+    const userns = process.getuid?.() === 0 ? [] : ['--map-root-user'];
+    const [command, args] = hostsFile
+      ? ['unshare', [...userns, '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec sh "$1"', hostsFile, entry]]
+      : ['sh', [entry]];
     const service = new Service({
       name,
-      command: 'sh',
-      args: [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT)],
+      command,
+      args,
       env: envNow(),
       logFile,
       healthUrl,
@@ -236,32 +248,45 @@ export async function startStack(options = {}) {
 
   const gateways = [];
   const sidecars = [];
+  // DNS mode: gateway i listens on 127.0.0.(i+1), all on one OTLP/gRPC port, and the sidecars
+  // resolve gatewayDns.name through their own /etc/hosts (see collectorService).
+  const dnsPort = gateway && gatewayDns ? await freePort() : undefined;
   if (gateway) {
     for (let i = 0; i < gatewayCount; i++) {
+      const host = dnsPort ? `127.0.0.${i + 1}` : LOOPBACK;
       const gp = {};
       for (const [key, spec] of Object.entries(GATEWAY_PORTS)) gp[key] = freePorts ? await freePort() : spec.local + TIER.step * i;
+      if (dnsPort) gp.otlpGrpc = dnsPort;
       const gw = collectorService(
         `gateway-${i + 1}`,
         {
           ...Object.fromEntries(Object.entries(GATEWAY_PORTS).map(([key, spec]) => [spec.env, String(gp[key])])),
+          [COLLECTOR_HOST_ENV]: host,
           [ROLE_ENV]: 'gateway',
           [STORAGE_DIR_ENV]: path.join(stateDir, `gateway-${i + 1}-storage`),
           ...gatewayEnv,
         },
-        `http://${LOOPBACK}:${gp.health}/`,
+        `http://${host}:${gp.health}/`,
         path.join(logDir, `gateway-${i + 1}.log`),
       );
       gateways.push({
         ...gw,
         urls: {
-          otlpGrpcEndpoint: `${LOOPBACK}:${gp.otlpGrpc}`,
-          healthUrl: `http://${LOOPBACK}:${gp.health}/`,
-          metricsUrl: `http://${LOOPBACK}:${gp.metrics}/metrics`,
+          otlpGrpcEndpoint: `${host}:${gp.otlpGrpc}`,
+          healthUrl: `http://${host}:${gp.health}/`,
+          metricsUrl: `http://${host}:${gp.metrics}/metrics`,
         },
       });
     }
   }
   const endpoints = gateways.map((g) => g.urls.otlpGrpcEndpoint).join(',');
+  const hostsFile = dnsPort ? (gatewayDns.hostsFile ?? path.join(stateDir, 'gateway-hosts')) : undefined;
+  if (hostsFile)
+    writeHosts(
+      hostsFile,
+      gatewayDns.name,
+      gateways.map((g) => g.urls.otlpGrpcEndpoint.split(':')[0]),
+    );
   for (let i = 0; i < sidecarCount; i++) {
     const own = {};
     for (const [name, spec] of Object.entries(PORTS)) {
@@ -273,12 +298,14 @@ export async function startStack(options = {}) {
         .filter(([, spec]) => spec.service === 'collector')
         .map(([name, spec]) => [spec.env, String(own[name])]),
     );
-    if (gateway) sidecarEnv[GATEWAY_ENDPOINTS_ENV] = endpoints;
+    if (dnsPort) Object.assign(sidecarEnv, { [GATEWAY_DNS_ENV]: gatewayDns.name, [GATEWAY_PORT_ENV]: String(dnsPort) });
+    else if (gateway) sidecarEnv[GATEWAY_ENDPOINTS_ENV] = endpoints;
     const sc = collectorService(
       gateway ? `sidecar-${i + 1}` : 'collector',
       { ...sidecarEnv, ...collectorEnv },
       `http://${LOOPBACK}:${own.collectorHealth}/`,
       path.join(logDir, gateway ? `sidecar-${i + 1}.log` : 'collector.log'),
+      hostsFile,
     );
     sidecars.push({
       ...sc,
@@ -327,6 +354,7 @@ export async function startStack(options = {}) {
       },
       logFile: jaeger.logFile,
     },
+    gatewayDns: hostsFile ? { name: gatewayDns.name, port: dnsPort, hostsFile } : undefined,
     // Object.assign keeps the handles' pid getters live across restarts.
     sidecars: sidecars.map((s) => Object.assign(s.handle, s.urls)),
     gateways: gateways.map((g) => Object.assign(g.handle, g.urls)),
@@ -344,6 +372,11 @@ export async function startStack(options = {}) {
     },
     stop: () => owned.stop(),
   };
+}
+
+/** The hosts file a DNS-mode sidecar resolves with: `name` at each address. Written in place (the bind mount follows the inode). */
+export function writeHosts(file, name, addresses) {
+  fs.writeFileSync(file, ['127.0.0.1 localhost', ...addresses.map((a) => `${a} ${name}`), ''].join('\n'));
 }
 
 function numberOr(v, fallback) {

@@ -24,6 +24,7 @@ import {
   JAEGER_CLUSTER_CONFIG_FILES,
   JAEGER_CONFIG_FILE,
   type Binaries,
+  writeHosts,
 } from '../scripts/stack-lib.mjs';
 import { cli } from './helpers/deploy';
 import { FIXTURES, PRELOAD, startApp, type RunningApp } from './helpers/app';
@@ -39,6 +40,8 @@ const SERVICE = `gw-${crypto.randomBytes(3).toString('hex')}`;
 const FRONT = `${SERVICE}-front`;
 const BACK = `${SERVICE}-back`;
 const SERVICE_SCRIPT = path.join(FIXTURES, 'gateway-service.js');
+/** The name the sidecars resolve to find the gateways (in their own /etc/hosts: scripts/stack-lib.mjs). */
+const GATEWAY_NAME = 'gateways.sidetrace.test';
 const cfg = (f: string) => path.join(COLLECTOR_DIR, f);
 
 /** `entrypoint.sh ARGS` with exactly `env` (plus PATH). */
@@ -207,7 +210,7 @@ interface Sent {
   traceId: string;
 }
 
-describe('two services, two sidecars, two gateways (real collectors, real Jaeger on Badger)', () => {
+describe('two services, two sidecars, two gateways found by DNS (real collectors, real Jaeger on Badger)', () => {
   let stack: Stack;
   let newRelic: OtlpReceiver;
   let front: RunningApp;
@@ -218,6 +221,8 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     newRelic = await startOtlpReceiver({ newRelic: { apiKey: LICENSE_KEY } });
     stack = await startStack({
       gateway: true,
+      // The DNS resolver: the only one that changes the ring while running (the failover test below).
+      gatewayDns: { name: GATEWAY_NAME },
       gatewayEnv: {
         NEW_RELIC_LICENSE_KEY: LICENSE_KEY,
         NEW_RELIC_OTLP_ENDPOINT: newRelic.url,
@@ -227,7 +232,7 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
         // The cap is tested on its own below; here every policy must be free to keep what it matches.
         SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: '1000000',
       },
-      collectorEnv: { SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED: '30s' },
+      collectorEnv: { SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED: '30s', SIDETRACE_GATEWAY_DNS_INTERVAL: '1s' },
     });
     const serviceEnv = (name: string, sidecar: number, extra: Record<string, string> = {}) => ({
       OTEL_SERVICE_NAME: name,
@@ -503,7 +508,7 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
         .split('\0')
         .filter((a) => a.endsWith('.yaml'))
         .map((f) => path.basename(f)),
-      ['otel-collector.yaml', 'sidecar-gateway.yaml', 'sidecar-gateway-static.yaml'],
+      ['otel-collector.yaml', 'sidecar-gateway.yaml', 'sidecar-gateway-dns.yaml'],
     );
     assert.deepEqual(
       fs
@@ -542,17 +547,33 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
     }
   });
 
-  test('a gateway killed: its share waits at the sidecars and is delivered if it is back in time; later it is dropped, counted exactly', async (t) => {
-    const [, dead] = stack.gateways;
-    const lbSent = async () => {
-      let n = 0;
-      for (const sc of stack.sidecars) n += sum(await scrape(sc.collectorMetricsUrl), 'otelcol_exporter_sent_spans', { exporter: 'load_balancing/gateway' });
-      return n;
-    };
-    const accepted = (url: string) => scrape(url).then((m) => sum(m, 'otelcol_receiver_accepted_spans'));
-    const complete = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.get(s.traceId)?.length === 3);
-    const partialIn = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.has(s.traceId) && jaeger.get(s.traceId)!.length !== 3);
+  /** Spans the sidecars' load_balancing exporter took in (handed to a gateway's queue). */
+  const lbSent = async () => {
+    let n = 0;
+    for (const sc of stack.sidecars) n += sum(await scrape(sc.collectorMetricsUrl), 'otelcol_exporter_sent_spans', { exporter: 'load_balancing/gateway' });
+    return n;
+  };
+  /** A sidecar metric, one value per sidecar. */
+  const sidecarMetric = (name: string) => Promise.all(stack.sidecars.map(async (sc) => sum(await scrape(sc.collectorMetricsUrl), name)));
+  const accepted = (url: string) => scrape(url).then((m) => sum(m, 'otelcol_receiver_accepted_spans'));
+  const complete = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.get(s.traceId)?.length === 3);
+  const partialIn = (jaeger: Map<string, JaegerSpan[]>, list: Sent[]) => list.filter((s) => jaeger.has(s.traceId) && jaeger.get(s.traceId)!.length !== 3);
+  // Whole log files (a handle's log() is only the tail).
+  const fullLog = (file: string) => fs.readFileSync(file, 'utf8');
+  const logMarks = () => stack.sidecars.map((sc) => fullLog(sc.logFile).length);
+  /** The sidecars' "Dropping data" lines for `endpoint` since `marks`, and the spans they name. */
+  const drops = (marks: number[], endpoint: string) => {
+    const found = stack.sidecars.flatMap((sc, i) =>
+      fullLog(sc.logFile)
+        .slice(marks[i])
+        .split('\n')
+        .filter((l) => l.includes('Exporting failed. Dropping data.') && l.includes(endpoint)),
+    );
+    return { lines: found.length, spans: found.reduce((a, l) => a + Number(/"dropped_items": (\d+)/.exec(l)?.[1] ?? 0), 0) };
+  };
 
+  test('a gateway killed while the name still lists it (as a static list always does): its share waits at the sidecars and is delivered if it is back in time; later it is dropped, counted exactly', async (t) => {
+    const [, dead] = stack.gateways;
     try {
       // 1. A short outage: killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (30 s here).
       const sentA = await lbSent();
@@ -586,19 +607,10 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       await settled(0);
       const sent0 = await lbSent();
       const live0 = await accepted(stack.gateways[0].metricsUrl);
-      // Whole log files (log() is only the tail): what each sidecar logs from here on.
-      const fullLog = (file: string) => fs.readFileSync(file, 'utf8');
-      const logMarks = stack.sidecars.map((sc) => fullLog(sc.logFile).length);
+      const marks = logMarks();
       await dead.stop('SIGKILL');
       const long = await drive('fail', 200);
-      const dropLines = () =>
-        stack.sidecars.flatMap((sc, i) =>
-          fullLog(sc.logFile)
-            .slice(logMarks[i])
-            .split('\n')
-            .filter((l) => l.includes('Exporting failed. Dropping data.') && l.includes(dead.otlpGrpcEndpoint)),
-        );
-      const dropped = () => dropLines().reduce((a, l) => a + Number(/"dropped_items": (\d+)/.exec(l)?.[1] ?? 0), 0);
+      const dropped = () => drops(marks, dead.otlpGrpcEndpoint).spans;
       // Every span sent for the dead gateway is either dropped (logged) or still waiting; wait for the former.
       const sentDuring = await waitFor(
         async () => (await lbSent()) - sent0,
@@ -627,11 +639,93 @@ describe('two services, two sidecars, two gateways (real collectors, real Jaeger
       assert.equal(dropped(), missing.length * 3, 'the sidecars logged every dropped span');
       assert.equal(gap, missing.length * 3, 'sent at the sidecars minus accepted at the gateways is the loss');
       t.diagnostic(
-        `static list, gateway-2 SIGKILLed: short outage (back within the 30 s retry window): ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after; ` +
-          `long outage: ${missing.length} of ${long.length} traces (${missing.length * 3} spans) lost, ${dropLines().length} "Dropping data" lines, metric gap ${gap} spans; none partial`,
+        `gateway-2 SIGKILLed, still in DNS (as with a static list): short outage (back within the 30 s retry window): ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after; ` +
+          `long outage: ${missing.length} of ${long.length} traces (${missing.length * 3} spans) lost, ${drops(marks, dead.otlpGrpcEndpoint).lines} "Dropping data" lines, metric gap ${gap} spans; none partial`,
       );
     } finally {
       if (!dead.running()) await dead.start();
+    }
+  });
+
+  test('failover: a gateway killed and gone from DNS leaves the ring; traces after the re-resolution are all kept whole by the other, and the loss is bounded and counted', async (t) => {
+    const [live, dead] = stack.gateways;
+    const dns = stack.gatewayDns!;
+    const address = (g: typeof live) => g.otlpGrpcEndpoint.split(':')[0];
+    try {
+      await settled(0);
+      const updates0 = await sidecarMetric('otelcol_loadbalancer_num_backend_updates');
+      assert.deepEqual(await sidecarMetric('otelcol_loadbalancer_num_backends'), [2, 2]);
+      const sent0 = await lbSent();
+      const live0 = await accepted(live.metricsUrl);
+      const marks = logMarks();
+      await dead.stop('SIGKILL');
+      // Routed while the name still lists the dead gateway: its share waits in its queue at each sidecar.
+      const before = await drive('fail', 200);
+      await waitFor(
+        async () => (await lbSent()) - sent0,
+        (n) => n >= before.length * 3,
+        { what: 'the sidecars to route the traffic' },
+      );
+      // The pod leaves the headless Service: its address leaves the name (edited in place; the bind mount follows the inode).
+      writeHosts(dns.hostsFile, dns.name, [address(live)]);
+      const removedAt = Date.now();
+      await waitFor(
+        () => sidecarMetric('otelcol_loadbalancer_num_backends'),
+        (n) => n.every((x) => x === 1),
+        { what: 'both sidecars to resolve the name to one gateway', timeoutMs: 30_000 },
+      );
+      const resolvedMs = Date.now() - removedAt;
+      const moved = await drive('fail', 200);
+      // Every span the sidecars took in is now either accepted by the live gateway or dropped (logged).
+      const sentDuring = await waitFor(
+        async () => (await lbSent()) - sent0,
+        (n) => n >= (before.length + moved.length) * 3,
+        { what: 'the sidecars to route the traffic' },
+      );
+      const accounted = await waitFor(
+        async () => ({ dropped: drops(marks, dead.otlpGrpcEndpoint).spans, live: (await accepted(live.metricsUrl)) - live0 }),
+        (v) => v.dropped + v.live === sentDuring,
+        { what: "the dead gateway's waiting share dropped when it left the ring", timeoutMs: 60_000, intervalMs: 1_000 },
+      );
+      await settled(0);
+      const jaeger = await jaegerTraces();
+
+      // The share moved: every trace started after the re-resolution went to the live gateway, whole.
+      assert.deepEqual(
+        moved.filter((s) => jaeger.get(s.traceId)?.length !== 3).map((s) => s.traceId),
+        [],
+        'every trace after the re-resolution is kept whole',
+      );
+      // The loss: only traces routed before the re-resolution, the dead gateway's share of them, whole.
+      const lost = before.filter((s) => !jaeger.has(s.traceId));
+      assert.deepEqual(partialIn(jaeger, before), [], 'none partial');
+      assert.ok(
+        lost.length >= 40 && lost.length <= 160,
+        `the dead gateway's share of the traces routed before the re-resolution was lost (${lost.length} of ${before.length})`,
+      );
+      // Counted exactly by the collectors' own metrics (sent by the sidecars' load_balancing exporter minus
+      // accepted by the gateways; the dead one accepted nothing) and by the sidecars' log lines.
+      assert.equal(sentDuring - accounted.live, lost.length * 3, 'sent at the sidecars minus accepted at the gateways is the loss');
+      assert.equal(accounted.dropped, lost.length * 3, 'the sidecars logged every dropped span');
+      // The ring change itself is in the metrics: one backend, and at least one more update at each sidecar.
+      const updates = await sidecarMetric('otelcol_loadbalancer_num_backend_updates');
+      assert.ok(
+        updates.every((u, i) => u > updates0[i]),
+        `num_backend_updates grew at each sidecar (${updates0.join(',')} → ${updates.join(',')})`,
+      );
+      t.diagnostic(
+        `DNS failover, gateway-2 SIGKILLed then removed from the name: both sidecars re-resolved ${(resolvedMs / 1000).toFixed(1)} s after the edit (interval 1s, hosts file re-read every 5 s); ` +
+          `all ${moved.length} traces after that kept whole by gateway-1; lost ${lost.length} of the ${before.length} routed before (${lost.length * 3} spans), none partial; ` +
+          `metric gap ${sentDuring - accounted.live} spans, ${drops(marks, dead.otlpGrpcEndpoint).lines} "Dropping data" lines (${accounted.dropped} spans)`,
+      );
+    } finally {
+      if (!dead.running()) await dead.start();
+      writeHosts(dns.hostsFile, dns.name, stack.gateways.map(address));
+      await waitFor(
+        () => sidecarMetric('otelcol_loadbalancer_num_backends'),
+        (n) => n.every((x) => x === 2),
+        { what: 'both sidecars to resolve the name to both gateways again', timeoutMs: 30_000 },
+      );
     }
   });
 

@@ -14,7 +14,9 @@ import {
   COLLECTOR_ENTRYPOINT,
   COLLECTOR_HOST_ENV,
   GATEWAY_CONFIG_FILES,
+  GATEWAY_DNS_ENV,
   GATEWAY_ENDPOINTS_ENV,
+  GATEWAY_PORT_ENV,
   GATEWAY_PORTS,
   JAEGER_CONFIG_FILE,
   JAEGER_DATA_DIR_ENV,
@@ -272,6 +274,27 @@ describe('docker-compose.yml runs what the local stack runs', () => {
       encoding: 'utf8',
     });
     assert.match(tiered.stderr, /gateway mode: traces go to gateway-1:4317, gateway-2:4317/);
+  });
+
+  test('by DNS: the name the compose file names is an alias of every gateway service, on the port the sidecar dials by default', () => {
+    const name = composeText.match(new RegExp(`${GATEWAY_DNS_ENV}=(\\S+) docker compose --profile gateway up`))?.[1];
+    assert.ok(name, 'docker-compose.yml says how to start the tier by DNS');
+    for (const g of gatewayServices) {
+      assert.deepEqual(compose.services[g].networks?.default?.aliases, [name], `${g} answers to ${name}`);
+      assert.equal(envOf(g)[GATEWAY_PORTS.otlpGrpc.env], collectorRefs.get(GATEWAY_PORT_ENV), `${g} listens on the port the sidecar dials`);
+    }
+    assert.equal(envOf('collector')[GATEWAY_DNS_ENV], `\${${GATEWAY_DNS_ENV}:-}`, 'empty unless the user sets it');
+    const r = spawnSync('sh', [path.join(COLLECTOR_DIR, COLLECTOR_ENTRYPOINT), 'files'], {
+      env: { PATH: process.env.PATH, [GATEWAY_DNS_ENV]: name },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of r.stdout.trim().split('\n'))
+      assert.ok(
+        mounts('collector').some((m) => m.target === `${configDir}/${path.basename(f)}`),
+        `${path.basename(f)} is mounted`,
+      );
+    assert.match(r.stderr, new RegExp(`gateway mode: traces go to every address of ${name}, port 4317`));
   });
 
   test('Jaeger keeps its traces on a named volume (Badger) whose owner is the user Jaeger runs as', () => {

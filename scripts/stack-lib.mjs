@@ -9,9 +9,8 @@
 // two gateway collectors (collector/gateway.yaml) and two sidecars in gateway
 // mode routing to them (docs/gateway.md); with `gatewayDns` the sidecars find
 // the gateways by a DNS name that a test can change while they run (failover).
-// Every collector is started through
-// collector/entrypoint.sh, which picks its config files, so the local stack
-// and compose decide the same way. Children are stopped on stop(), on process
+// Every collector is started through collector/entrypoint.sh, which picks its
+// config files, so the local stack and compose decide the same way. Children are stopped on stop(), on process
 // exit, on SIGINT/SIGTERM/SIGHUP when nobody else handles them, and (through a
 // small shell watchdog) even when this process is killed outright.
 import { spawn } from 'node:child_process';
@@ -374,9 +373,16 @@ export async function startStack(options = {}) {
   };
 }
 
-/** The hosts file a DNS-mode sidecar resolves with: `name` at each address. Written in place (the bind mount follows the inode). */
+/**
+ * The hosts file a DNS-mode sidecar resolves with: the machine's /etc/hosts and `name` at each address.
+ * Written in place, never renamed over: the bind mount follows the inode.
+ */
 export function writeHosts(file, name, addresses) {
-  fs.writeFileSync(file, ['127.0.0.1 localhost', ...addresses.map((a) => `${a} ${name}`), ''].join('\n'));
+  const machine = fs
+    .readFileSync('/etc/hosts', 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.split(/\s+/).slice(1).includes(name));
+  fs.writeFileSync(file, [...machine, ...addresses.map((a) => `${a} ${name}`), ''].join('\n'));
 }
 
 function numberOr(v, fallback) {

@@ -745,6 +745,34 @@ describe('two services, two sidecars, two gateways found by DNS (real collectors
   });
 });
 
+describe('the static list (SIDETRACE_GATEWAY_ENDPOINTS), as `npm run stack -- --gateway` and compose run it', () => {
+  test('a sidecar given the list routes through the listed gateway into Jaeger', async () => {
+    const stack = await startStack({ gateway: true, gateways: 1, sidecars: 1, gatewayEnv: { SIDETRACE_TAIL_DECISION_WAIT: '1s' } });
+    try {
+      const running = fs.readFileSync(`/proc/${stack.sidecars[0].pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(running.includes(cfg('sidecar-gateway-static.yaml')), running.join(' '));
+      assert.equal(stack.sidecars[0].env().SIDETRACE_GATEWAY_ENDPOINTS, stack.gateways[0].otlpGrpcEndpoint);
+      const provider = new BasicTracerProvider({
+        resource: resourceFromAttributes({ 'service.name': `${SERVICE}-static` }),
+        spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${stack.otlpHttpUrl}/v1/traces` }))],
+      });
+      const span = provider.getTracer('gateway-test').startSpan('through the listed gateway');
+      // An error: kept by the gateway whatever the sample.
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      await provider.shutdown();
+      await waitFor(
+        () => jaegerTrace(stack.jaegerUrl, span.spanContext().traceId),
+        (s) => s.length === 1,
+        { what: 'the span in Jaeger', timeoutMs: 60_000 },
+      );
+      assert.ok(sum(await scrape(stack.gateways[0].metricsUrl), 'otelcol_receiver_accepted_spans') >= 1, 'the gateway received it');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('Jaeger in memory, on request', () => {
   test('SIDETRACE_JAEGER_STORAGE=memory: a restart loses the traces (the option really switches the store)', async () => {
     const stack = await startStack({ jaegerStorage: 'memory' });

@@ -572,10 +572,12 @@ describe('two services, two sidecars, two gateways found by DNS (real collectors
     return { lines: found.length, spans: found.reduce((a, l) => a + Number(/"dropped_items": (\d+)/.exec(l)?.[1] ?? 0), 0) };
   };
 
-  test('a gateway killed while the name still lists it (as a static list always does): its share waits at the sidecars and is delivered if it is back in time; later it is dropped, counted exactly', async (t) => {
+  // Past the retry window the waiting share is dropped (the same "Dropping data" path the failover test
+  // counts when the gateway leaves the ring); docs/gateway.md has that measured.
+  test('a gateway killed while the name still lists it (as a static list always does): its share waits at the sidecars and is all delivered when it is back within the retry window', async (t) => {
     const [, dead] = stack.gateways;
     try {
-      // 1. A short outage: killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (30 s here).
+      // Killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (30 s here).
       const sentA = await lbSent();
       await dead.stop('SIGKILL');
       const short = await drive('fail', 200);
@@ -602,45 +604,8 @@ describe('two services, two sidecars, two gateways found by DNS (real collectors
         timeoutMs: 60_000,
       });
       assert.deepEqual(partialIn(after, short), [], 'none partial');
-
-      // 2. A long outage: past the retry window the waiting share is dropped.
-      await settled(0);
-      const sent0 = await lbSent();
-      const live0 = await accepted(stack.gateways[0].metricsUrl);
-      const marks = logMarks();
-      await dead.stop('SIGKILL');
-      const long = await drive('fail', 200);
-      const dropped = () => drops(marks, dead.otlpGrpcEndpoint).spans;
-      // Every span sent for the dead gateway is either dropped (logged) or still waiting; wait for the former.
-      const sentDuring = await waitFor(
-        async () => (await lbSent()) - sent0,
-        (n) => n >= long.length * 3,
-        { what: 'the sidecars to route the traffic' },
-      );
-      await waitFor(
-        async () => ({ dropped: dropped(), live: (await accepted(stack.gateways[0].metricsUrl)) - live0 }),
-        (v) => v.dropped + v.live === sentDuring,
-        { what: 'every span for the dead gateway dropped after the retry window', timeoutMs: 180_000, intervalMs: 1_000 },
-      );
-      await dead.start();
-      await settled(0);
-      const final = await jaegerTraces();
-      const delivered = complete(final, long);
-      const missing = long.filter((s) => !final.has(s.traceId));
-      assert.deepEqual(partialIn(final, long), [], "none partial: a trace's spans from both sidecars went to the same gateway, and were dropped together");
-      assert.equal(delivered.length + missing.length, long.length);
-      assert.ok(
-        missing.length >= 40 && missing.length <= 160,
-        `the dead gateway's share was lost (${missing.length} of ${long.length}); the live one did not take it over`,
-      );
-      // The loss is exact in what the collectors report: the sidecars' log lines, and the gap between
-      // what the sidecars' load_balancing exporter counts as sent and what the gateways accepted.
-      const gap = sentDuring - ((await accepted(stack.gateways[0].metricsUrl)) - live0) - (await accepted(dead.metricsUrl));
-      assert.equal(dropped(), missing.length * 3, 'the sidecars logged every dropped span');
-      assert.equal(gap, missing.length * 3, 'sent at the sidecars minus accepted at the gateways is the loss');
       t.diagnostic(
-        `gateway-2 SIGKILLed, still in DNS (as with a static list): short outage (back within the 30 s retry window): ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after; ` +
-          `long outage: ${missing.length} of ${long.length} traces (${missing.length * 3} spans) lost, ${drops(marks, dead.otlpGrpcEndpoint).lines} "Dropping data" lines, metric gap ${gap} spans; none partial`,
+        `gateway-2 SIGKILLed, still in DNS (as with a static list), back within the 30 s retry window: ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after, none partial`,
       );
     } finally {
       if (!dead.running()) await dead.start();

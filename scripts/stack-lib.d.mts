@@ -67,7 +67,7 @@ export interface StartStackOptions {
   /**
    * With `gateway`: the sidecars find the gateways by DNS (SIDETRACE_GATEWAY_DNS=name) instead of a list.
    * Gateway i listens on 127.0.0.(i+1), all on one port; each sidecar runs in a mount namespace of its
-   * own (`unshare --mount`, needs root) where `hostsFile` (written by the stack; default in its state
+   * own (`unshare --mount`; not root: with a user namespace) where `hostsFile` (written by the stack; default in its state
    * dir) is bind-mounted over /etc/hosts, so rewriting that file in place (writeHosts) changes what the
    * name resolves to for the sidecars only.
    */

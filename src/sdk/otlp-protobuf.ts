@@ -20,22 +20,22 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 /** OTLP span flags: the low byte is the W3C trace flags; bit 8 says bit 9 (the parent/link context is remote) is known. */
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
-/** The scratch buffer starts here and is let go after an export that grew it past RETAIN_BYTES (bounded memory between exports). */
+/** The write buffer starts at INITIAL_BYTES; a batch that grew it past RETAIN_BYTES does not keep that size for the next one. */
 const INITIAL_BYTES = 64 * 1024;
 const RETAIN_BYTES = 4 * 1024 * 1024;
 const MIN_INT64 = -(2 ** 63);
 const MAX_INT64 = 2 ** 63;
 
-/** A growable protobuf writer over one Buffer. Length-delimited fields reserve one length byte and shift their body when it needs more. */
+/** A growable protobuf writer over one Buffer. Length-delimited fields reserve the length bytes they usually need and move their body when the length takes more or fewer. */
 class ProtoWriter {
-  buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  buf: Buffer = Buffer.allocUnsafeSlow(INITIAL_BYTES);
   pos = 0;
 
   reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
+    const next = Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
   }
@@ -161,58 +161,63 @@ class ProtoWriter {
     b[this.pos++] = tag;
     this.uint32(n);
     let p = this.pos;
-    for (let i = 0; i < hex.length; i += 2) b[p++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1));
+    for (let i = 0; i < hex.length; i += 2) b[p++] = (NIBBLE[hex.charCodeAt(i) & 0x7f] << 4) | NIBBLE[hex.charCodeAt(i + 1) & 0x7f];
     this.pos = p;
   }
 
-  /** Opens a length-delimited field: its tag and one reserved length byte; returns where the body starts. */
-  open(tag: number): number {
-    this.reserve(2);
+  /**
+   * Opens a length-delimited field: its tag and `reserved` length bytes (the
+   * size its body usually needs: 1 for attributes, 2 for spans, 3 for the
+   * groups of spans); returns where the body starts.
+   */
+  open(tag: number, reserved = 1): number {
+    this.reserve(reserved + 1);
     this.buf[this.pos++] = tag;
-    this.pos++;
+    this.pos += reserved;
     return this.pos;
   }
 
-  /** Closes what open() started: writes the body's length, moving the body when the length needs more than one byte. */
-  close(bodyStart: number): void {
+  /** Closes what open() started: writes the body's length as a minimal varint, moving the body when that takes more or fewer bytes than were reserved. */
+  close(bodyStart: number, reserved = 1): void {
     const length = this.pos - bodyStart;
-    if (length < 0x80) {
-      this.buf[bodyStart - 1] = length;
-      return;
+    const needed = length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x200000 ? 3 : length < 0x10000000 ? 4 : 5;
+    if (needed !== reserved) {
+      const shift = needed - reserved;
+      if (shift > 0) this.reserve(shift);
+      this.buf.copy(this.buf, bodyStart + shift, bodyStart, this.pos);
+      this.pos += shift;
+      bodyStart += shift;
     }
-    const extra = length < 0x4000 ? 1 : length < 0x200000 ? 2 : length < 0x10000000 ? 3 : 4;
-    this.reserve(extra);
-    this.buf.copy(this.buf, bodyStart + extra, bodyStart, this.pos);
-    this.pos += extra;
     const end = this.pos;
-    this.pos = bodyStart - 1;
+    this.pos = bodyStart - needed;
     this.uint32(length);
     this.pos = end;
   }
 
-  /** The bytes written, copied out (a retried export re-sends them while the scratch buffer is reused), and the writer reset. */
+  /** The bytes written, copied out (a retried export re-sends them while this buffer is reused), and the writer reset. */
   take(): Uint8Array {
-    const out = new Uint8Array(this.pos);
-    out.set(this.buf.subarray(0, this.pos));
+    const out = Buffer.allocUnsafeSlow(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
     this.pos = 0;
-    if (this.buf.length > RETAIN_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    if (this.buf.length > RETAIN_BYTES) this.buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
     return out;
   }
 }
 
-function nibble(c: number): number {
-  if (c <= 57) return c - 48; // 0-9
-  if (c >= 97) return c - 87; // a-f
-  return c - 55; // A-F
-}
+/** Hex digit → value, for 0-9, a-f and A-F (ids are lower case; upstream accepts both). */
+const NIBBLE = new Uint8Array(128);
+for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
+for (let i = 0; i < 6; i++) NIBBLE[97 + i] = NIBBLE[65 + i] = 10 + i;
 
 // Tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32); below field 16 they fit one byte.
 const tag = (field: number, wire: number) => (field << 3) | wire;
 
 function writeAttributes(w: ProtoWriter, attributes: Attributes, field: number): void {
   const t = tag(field, 2);
-  for (const key in attributes) {
-    if (!Object.hasOwn(attributes, key)) continue;
+  // own enumerable keys, in for-in order: what upstream's for-in with hasOwnProperty visits
+  const keys = Object.keys(attributes);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const kv = w.open(t);
     w.stringField(tag(1, 2), key);
     const value = w.open(tag(2, 2));
@@ -277,7 +282,7 @@ function writeLink(w: ProtoWriter, link: Link): void {
 }
 
 function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
-  const body = w.open(tag(2, 2));
+  const body = w.open(tag(2, 2), 2);
   const ctx = span.spanContext();
   w.idField(tag(1, 2), ctx.traceId);
   w.idField(tag(2, 2), ctx.spanId);
@@ -308,14 +313,14 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.varintField(tag(3, 0), span.status.code);
   w.close(status);
   w.fixed32Field(tag(16, 5), flagsOf(ctx.traceFlags, parent?.isRemote));
-  w.close(body);
+  w.close(body, 2);
 }
 
 type Scope = ReadableSpan['instrumentationScope'];
 type Resource = ReadableSpan['resource'];
 
 function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: ReadableSpan[]): void {
-  const body = w.open(tag(2, 2));
+  const body = w.open(tag(2, 2), 3);
   const s = w.open(tag(1, 2));
   w.stringField(tag(1, 2), scope.name);
   if (scope.version) w.stringField(tag(2, 2), scope.version);
@@ -326,18 +331,18 @@ function writeScopeSpans(w: ProtoWriter, scope: Scope, spans: ReadableSpan[]): v
   w.close(s);
   for (const span of spans) writeSpan(w, span);
   if (scope.schemaUrl) w.stringField(tag(3, 2), scope.schemaUrl);
-  w.close(body);
+  w.close(body, 3);
 }
 
 function writeResourceSpans(w: ProtoWriter, resource: Resource, scopes: Map<Scope, ReadableSpan[]>): void {
-  const body = w.open(tag(1, 2));
+  const body = w.open(tag(1, 2), 3);
   const r = w.open(tag(1, 2));
   if (resource.attributes) writeAttributes(w, resource.attributes, 1);
   w.varintField(tag(2, 0), 0); // dropped_attributes_count: the SDK's Resource drops none
   w.close(r);
   for (const [scope, spans] of scopes) writeScopeSpans(w, scope, spans);
   if (resource.schemaUrl) w.stringField(tag(3, 2), resource.schemaUrl);
-  w.close(body);
+  w.close(body, 3);
 }
 
 let writer: ProtoWriter | undefined;

@@ -13,7 +13,7 @@
 //     --duration S         seconds of measured load per throughput run (default 10; quick 3)
 //     --outage-duration S  seconds of load per outage scenario (default 60; quick 15)
 //     --connections N      autocannon connections (default 50)
-//     --variants a,b       only these variants (bare, sidetrace, sidetrace-10, sidetrace-off, stock, stock-10, newrelic)
+//     --variants a,b       only these variants (bare, sidetrace, sidetrace-upstream-encoder, sidetrace-10, sidetrace-off, stock, stock-10, newrelic)
 //     --node 24|20|PATH    run the bench and the apps on this node (24, 20, 22, 26: the pinned binary from scripts/node-install.sh)
 //     --preload PATH       the sidetrace preload to measure (default dist/preload.js)
 //     --compare-preload PATH  also measure this sidetrace build (variant "sidetrace-compare"): before/after an optimisation
@@ -100,6 +100,11 @@ function variantsFor({ endpoint, deadPort }) {
           },
         }
       : {}),
+    'sidetrace-upstream-encoder': {
+      label: "sidetrace, upstream's OTLP serializer",
+      preload: PRELOAD,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, SIDETRACE_OTLP_ENCODER: 'upstream' },
+    },
     'sidetrace-10': { label: 'sidetrace, 10% sampled', preload: PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT } },
     'sidetrace-off': { label: 'sidetrace (off: no exporter configured)', preload: PRELOAD, env: {} },
     stock: {
@@ -289,7 +294,9 @@ async function measure(ctx, url, pid, requests) {
 }
 
 async function benchThroughput(ctx) {
-  const names = pick(['bare', 'sidetrace', 'sidetrace-10', 'stock', 'stock-10', 'newrelic']);
+  // The encoder comparison runs only when named (--variants …,sidetrace-upstream-encoder).
+  const encoder = wantedVariants?.includes('sidetrace-upstream-encoder') ? ['sidetrace-upstream-encoder'] : [];
+  const names = pick(['bare', 'sidetrace', ...encoder, 'sidetrace-10', 'stock', 'stock-10', 'newrelic']);
   const samples = await interleaved('throughput', names, async (name) => {
     const v = ctx.variants[name];
     const app = await startHello(nodeArgs(v), v.env);

@@ -120,7 +120,8 @@ export function readConfig(env: Env = process.env): ConfigResult {
     ['gzip', 'none'] as const,
     r.choice('OTEL_EXPORTER_OTLP_COMPRESSION', ['gzip', 'none'] as const, 'none'),
   );
-  const otlp: OtlpConfig = { endpoint: otlpEndpoint(r, protocol), protocol, headers, timeoutMs, compression };
+  const encoder = r.choice('SIDETRACE_OTLP_ENCODER', ['sidetrace', 'upstream'] as const, 'sidetrace');
+  const otlp: OtlpConfig = { endpoint: otlpEndpoint(r, protocol), protocol, headers, timeoutMs, compression, encoder };
 
   const jaeger: JaegerConfig = {
     endpoint: r.url('OTEL_EXPORTER_JAEGER_ENDPOINT'),

@@ -14,6 +14,8 @@ export interface OtlpConfig {
   headers: Record<string, string>;
   timeoutMs: number;
   compression: 'gzip' | 'none';
+  /** http/protobuf only: sidetrace's single-pass span encoder, or upstream's serializer (SIDETRACE_OTLP_ENCODER). */
+  encoder: 'sidetrace' | 'upstream';
 }
 
 export interface JaegerConfig {

@@ -8,6 +8,7 @@ import type { SidetraceConfig, TracesExporterName } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
 import { describeExporter } from '../logging/describe';
 import { log } from '../logging/log';
+import { createProtobufTraceExporter } from './otlp-protobuf';
 
 /** What happened to the spans handed to one pipeline (also what `doctor` and the bench read). */
 export interface ExportStats {
@@ -34,6 +35,9 @@ export function createExporter(name: TracesExporterName, config: SidetraceConfig
         const metadata = new Metadata();
         for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
         return { exporter: withoutRawEnvHeaders(() => new OTLPTraceExporter({ url: endpoint, metadata, timeoutMillis: timeoutMs, compression })), description };
+      }
+      if (protocol === 'http/protobuf' && config.otlp.encoder === 'sidetrace') {
+        return { exporter: new DeferredExporter(() => withoutRawEnvHeaders(() => createProtobufTraceExporter(options))), description };
       }
       // Literal require() calls, so that the dependency check (scripts/lint-deps.mjs) sees both packages.
       const load = () => (protocol === 'http/json' ? require('@opentelemetry/exporter-trace-otlp-http') : require('@opentelemetry/exporter-trace-otlp-proto'));

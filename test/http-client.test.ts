@@ -23,7 +23,20 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 const CHANNELS = major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
 const APP = path.join(FIXTURES, 'http-client-app.js');
 const CONCURRENT = 200;
-const CASES = ['get', 'post', 'options-object', 'query-token', 'not-found', 'server-error', 'refused', 'timeout', 'abort-signal', 'https', 'redirect'];
+const CASES = [
+  'get',
+  'post',
+  'options-object',
+  'query-token',
+  'not-found',
+  'server-error',
+  'refused',
+  'timeout',
+  'abort-signal',
+  'https',
+  'response-destroyed',
+  'redirect',
+];
 const KEEP_ALIVE = ['keep-alive-1', 'keep-alive-2', 'keep-alive-3'];
 
 let rx: OtlpReceiver;

@@ -169,8 +169,7 @@ export class HttpClientInstrumentation implements Instrumentation<HttpClientSett
 
 function onResponse(request: ClientRequest, response: IncomingMessage & Traced): void {
   const span = request[CLIENT_SPAN];
-  // The span moves to the response, which ends it; the request's `close` then finds nothing to end.
-  request[CLIENT_SPAN] = undefined;
+  // The response's `end` ends it; if the app never reads the body, the request's `close` does, as upstream's.
   response[CLIENT_SPAN] = span;
   if (span !== undefined) span.setAttributes(upstreamUtils.getOutgoingRequestAttributesOnResponse(response));
 }
@@ -181,7 +180,7 @@ function requestEmit(original: Emit): Emit {
     if (span !== undefined) {
       // As upstream's errorMonitor: recorded before the app's listeners run.
       if (event === 'error') endWithError(this as Traced, span, err);
-      // Closed with no response and no error (an `abort()`): ended as it is.
+      // Closed before the response ended (a body never read, an `abort()`): ended as it is.
       else if (event === 'close') endSpan(this as Traced, span);
     }
     return Reflect.apply(original, this, arguments);
@@ -202,6 +201,8 @@ function responseEmit(original: Emit): Emit {
 
 function endSpan(owner: Traced, span: Span): void {
   owner[CLIENT_SPAN] = undefined;
+  // The request and its response both hold the span; the first to finish ends it.
+  if (!span.isRecording()) return;
   try {
     span.end();
   } catch (e) {
@@ -211,6 +212,7 @@ function endSpan(owner: Traced, span: Span): void {
 
 /** As upstream: a response cut short, or a status of 400 and above, is an error. */
 function endResponse(response: IncomingMessage & Traced, span: Span): void {
+  if (!span.isRecording()) return;
   const status = response.statusCode;
   if ((response.aborted && !response.complete) || !(status !== undefined && status >= 100 && status < 400)) {
     span.setStatus({ code: SpanStatusCode.ERROR });
@@ -220,6 +222,7 @@ function endResponse(response: IncomingMessage & Traced, span: Span): void {
 
 /** What upstream's setSpanWithError does: error.type, status with the message, an exception event. */
 function endWithError(owner: Traced, span: Span, err: unknown): void {
+  if (!span.isRecording()) return;
   try {
     const error = err instanceof Error ? err : new Error(String(err));
     span.setAttribute('error.type', error.name);

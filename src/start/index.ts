@@ -107,8 +107,8 @@ export function start(options: StartOptions = {}): StartResult {
           `${identity.environment ? ` (${identity.environment})` : ''} → ${targets.length ? targets.join(', ') : 'no exporter (propagation only)'}` +
           `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
           `; http server spans: ${describeServerInstrumentation(config, [...names.atStart, ...names.onFirstRequire])}` +
-          `; http client spans: ${describeClientInstrumentation(config, names.atStart)}` +
           `; AsyncContextFrame ${describeAsyncContextFrame()}` +
+          `; http client spans: ${describeClientInstrumentation(config, names.atStart)}` +
           `; instrumentations: ${names.atStart.join(', ') || 'none'}` +
           `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first requires their module)` : ''}`,
       ),

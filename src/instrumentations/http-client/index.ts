@@ -37,7 +37,8 @@ export class HttpInstrumentation implements Instrumentation {
   enable(): void {
     for (const p of this.parts) p.enable();
   }
+  // In reverse: both wrap IncomingMessage#emit, and each puts back what it found.
   disable(): void {
-    for (const p of this.parts) p.disable();
+    for (const p of [...this.parts].reverse()) p.disable();
   }
 }

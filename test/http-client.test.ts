@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
-import { FIXTURES, startApp } from './helpers/app';
+import { FIXTURES, ROOT, run, startApp } from './helpers/app';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 const CHANNELS = major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
@@ -294,5 +294,22 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
     assert.equal(run.spans.filter((s) => s.kind === 3).length, 0);
     assert.equal(received.get('/ok?i=0'), undefined);
     assert.match(run.stderr, /http client spans: none \(http not loaded\)/);
+  });
+
+  it('sidetrace doctor says which instrumentation makes the client spans', async () => {
+    const doctor = (extra: Record<string, string>) =>
+      run(process.execPath, [path.join(ROOT, 'dist', 'cli', 'index.js'), 'doctor'], {
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'http-client-doctor', SIDETRACE_COLLECTOR_HEALTH_URL: 'none', ...extra },
+        timeoutMs: 40_000,
+      });
+    const row = (stdout: string) => stdout.match(/^ {2}http client spans +(.*)$/m)?.[1];
+    assert.equal(
+      row((await doctor({})).stdout),
+      CHANNELS
+        ? 'sidetrace (http.client.* diagnostics channels)'
+        : `upstream instrumentation-http (Node ${process.versions.node} has no http.client.request.created channel: 22.12+)`,
+    );
+    assert.equal(row((await doctor({ SIDETRACE_NOISE: 'off' })).stdout), 'upstream instrumentation-http');
+    assert.equal(row((await doctor({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' })).stdout), 'none (http not loaded)');
   });
 });

@@ -1,11 +1,15 @@
-// What an outgoing http.request call costs the caller (CPU µs per call), inside
-// a traced request: bare node, sidetrace without http client spans, sidetrace's
-// default (upstream instrumentation-http, its server side off), and a prototype
-// built on Node's http.client.* diagnostics channels (bench/lib/http-client-channels.cjs,
-// Node >= 22.12). Interleaved, medians. Spans go to the local OTLP sink.
+// What an outgoing http.request call costs the caller (CPU µs per call), each
+// call inside its own traced parent: bare node; sidetrace with no http client
+// spans; sidetrace's default (its own client spans on Node's http.client.*
+// diagnostics channels on Node >= 22.12, upstream instrumentation-http's client
+// side on older Node); upstream's instrumentation-http (SIDETRACE_NOISE=off,
+// its server side idle: the load process serves nothing). At 100% and at 10%
+// sampling (parentbased_traceidratio 0.1). Interleaved, medians. Spans go to
+// the local OTLP sink.
 //
 //   npm run build && node bench/http-client.mjs [--calls 20000] [--concurrency 20] [--reps 3]
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { REPO_ROOT, cleanEnv, startSink } from './lib/procs.mjs';
@@ -17,7 +21,6 @@ const CALLS = Number(flag('--calls', 20000));
 const CONCURRENCY = Number(flag('--concurrency', 20));
 const REPS = Number(flag('--reps', 3));
 const PRELOAD = path.join(REPO_ROOT, 'dist', 'preload.js');
-const CHANNELS = path.join(REPO_ROOT, 'bench', 'lib', 'http-client-channels.cjs');
 const LOAD = path.join(REPO_ROOT, 'bench', 'lib', 'http-client-load.cjs');
 
 const target = http.createServer((req, res) => res.end('ok'));
@@ -25,19 +28,25 @@ await new Promise((r) => target.listen(0, '127.0.0.1', () => r(undefined)));
 const url = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (target.address()).port}/x`;
 const sink = await startSink();
 const traced = { OTEL_SERVICE_NAME: 'bench-http-client', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_MAX_QUEUE_SIZE: '100000' };
+const tenth = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
+const [major, minor] = process.versions.node.split('.').map(Number);
+const channels = major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
+const defaultLabel = channels
+  ? 'sidetrace default: http.client.* diagnostics channels'
+  : "sidetrace default: upstream instrumentation-http's client side (no channel on this Node)";
+const preload = ['--require', PRELOAD];
 const variants = {
   bare: { label: 'bare node', nodeArgs: [], env: {} },
   none: {
     label: 'sidetrace, no http client spans (OTEL_NODE_DISABLED_INSTRUMENTATIONS=http)',
-    nodeArgs: ['--require', PRELOAD],
+    nodeArgs: preload,
     env: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' },
   },
-  upstream: { label: "sidetrace default: upstream instrumentation-http's client side", nodeArgs: ['--require', PRELOAD], env: traced },
-  channels: {
-    label: 'prototype: http.client.* diagnostics channels',
-    nodeArgs: ['--require', PRELOAD, '--require', CHANNELS],
-    env: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' },
-  },
+  default: { label: defaultLabel, nodeArgs: preload, env: traced },
+  upstream: { label: 'upstream instrumentation-http (SIDETRACE_NOISE=off)', nodeArgs: preload, env: { ...traced, SIDETRACE_NOISE: 'off' } },
+  none10: { label: 'no http client spans, 10% sampled', nodeArgs: preload, env: { ...traced, ...tenth, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' } },
+  default10: { label: `${defaultLabel}, 10% sampled`, nodeArgs: preload, env: { ...traced, ...tenth } },
+  upstream10: { label: 'upstream instrumentation-http, 10% sampled', nodeArgs: preload, env: { ...traced, ...tenth, SIDETRACE_NOISE: 'off' } },
 };
 const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
 const spans = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
@@ -60,15 +69,21 @@ for (let rep = 0; rep < REPS; rep++) {
   }
 }
 const m = machine();
-const base = median(samples.none);
-console.log(`Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; ${m.date}; ${CALLS} calls, ${CONCURRENCY} in flight, median of ${REPS}\n`);
+const baseOf = (k) => median(samples[k.endsWith('10') ? 'none10' : 'none']);
+console.log(
+  `Machine: ${m.cpu}, ${m.cores} cores; Node ${m.node}; ${m.date}; load average ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`,
+);
+console.log(`${CALLS} calls, ${CONCURRENCY} in flight, median of ${REPS}\n`);
 console.log(
   table(
     ['variant', 'caller CPU µs per call', 'added by client spans (µs)', 'spans exported per run'],
     Object.entries(variants).map(([k, v]) => [
       v.label,
       fmt(median(samples[k]), 1),
-      k === 'upstream' || k === 'channels' ? fmt(median(samples[k]) - base, 1) : '–',
+      k.startsWith('default') || k.startsWith('upstream') ? fmt(median(samples[k]) - baseOf(k), 1) : '–',
       fmt(median(spans[k])),
     ]),
   ),

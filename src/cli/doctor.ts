@@ -11,7 +11,14 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { readConfig, secretValues, type ConfigProblem, type ConfigResult, type SidetraceConfig } from '../config';
 import { maskedUrl, oneLine } from '../logging/mask';
-import { describeAsyncContextFrame, describeExporter, describeSampler, describeServerInstrumentation, describeTargets } from '../logging/describe';
+import {
+  describeAsyncContextFrame,
+  describeClientInstrumentation,
+  describeExporter,
+  describeSampler,
+  describeServerInstrumentation,
+  describeTargets,
+} from '../logging/describe';
 import { planInstrumentations } from '../instrumentations';
 import { describeNode } from './node-support';
 import { findAppPackage, serviceIdentity, type ServiceIdentity } from '../sdk/resource';
@@ -141,6 +148,7 @@ class Doctor {
           ` (for the app in ${process.cwd()})`,
       ],
       ['http server spans', describeServerInstrumentation(c, [...plan.load, ...plan.onFirstRequire])],
+      ['http client spans', describeClientInstrumentation(c, plan.load)],
       ['AsyncContextFrame', `${describeAsyncContextFrame()} (in this node, ${process.version})`],
       ['collector health', c.doctor.collectorHealthUrl ?? 'not checked'],
       ['jaeger query', c.doctor.jaegerQueryUrl ?? 'not set (SIDETRACE_JAEGER_QUERY_URL)'],

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SidetraceConfig } from '../config';
 import { onFirstRequire } from './first-require';
+import { hasClientRequestCreatedChannel } from './http-client/channels';
 import { loadPackage } from './load-package';
 
 interface InstrumentationSpec {
@@ -56,8 +57,9 @@ const SPECS: InstrumentationSpec[] = [
       redactedQueryParams: c.redaction.queryParams,
       redactedQueryParamsServer: c.redaction.queryParams,
     }),
-    // Server spans come from sidetrace's own instrumentation; upstream keeps the client side.
-    lean: { load: () => require('./http-server/server').HttpServerInstrumentation, alongside: true },
+    // Server spans come from sidetrace's own instrumentation, and client spans too where Node has the
+    // http.client.request.created channel (./http-client/); elsewhere upstream keeps the client side.
+    lean: { load: () => require('./http-client').HttpInstrumentation, alongside: !hasClientRequestCreatedChannel() },
     // Client calls with no parent (pool heartbeats, stray fetches) are noise.
     noiseConfig: () => ({ requireParentforOutgoingSpans: true, disableIncomingRequestInstrumentation: true }),
   },

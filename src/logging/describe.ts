@@ -2,6 +2,7 @@
 // start-up line and `doctor`. Free of OpenTelemetry imports so that the
 // tracing-off path loads nothing.
 import type { SidetraceConfig, TracesExporterName } from '../config';
+import { hasClientRequestCreatedChannel } from '../instrumentations/http-client/channels';
 import { maskedHeaders, maskedUrl } from './mask';
 
 export function describeTargets(config: SidetraceConfig): string[] {
@@ -34,6 +35,14 @@ export function describeServerInstrumentation(config: SidetraceConfig, loaded: s
   if (!config.noise.enabled) return 'upstream instrumentation-http';
   const routes = ['express', 'koa', 'fastify', 'hapi', 'restify', 'nestjs-core'].filter((n) => loaded.includes(n));
   return `sidetrace${routes.length ? ` (routes: ${routes.join(', ')})` : ''}`;
+}
+
+/** Which instrumentation makes the client spans of http.request / https.request. */
+export function describeClientInstrumentation(config: SidetraceConfig, loaded: string[]): string {
+  if (!loaded.includes('http')) return 'none (http not loaded)';
+  if (!config.noise.enabled) return 'upstream instrumentation-http';
+  if (hasClientRequestCreatedChannel()) return 'sidetrace (http.client.* diagnostics channels)';
+  return `upstream instrumentation-http (Node ${process.versions.node} has no http.client.request.created channel: 22.12+)`;
 }
 
 /**

@@ -3,7 +3,7 @@
 // else (no SDK, no instrumentation) and says so in one line.
 import { readConfig, type SidetraceConfig } from '../config';
 import { oneLine } from '../logging/mask';
-import { describeAsyncContextFrame, describeSampler, describeServerInstrumentation, describeTargets } from '../logging/describe';
+import { describeAsyncContextFrame, describeClientInstrumentation, describeSampler, describeServerInstrumentation, describeTargets } from '../logging/describe';
 import { appDirs, planInstrumentations } from '../instrumentations';
 import { log, setLogLevel, wireDiagnostics } from '../logging/log';
 import { serviceIdentity, type ServiceIdentity } from '../sdk/resource';
@@ -108,6 +108,7 @@ export function start(options: StartOptions = {}): StartResult {
           `; sampler ${describeSampler(config)}; noise policy ${config.noise.enabled ? 'on' : 'off'}` +
           `; http server spans: ${describeServerInstrumentation(config, [...names.atStart, ...names.onFirstRequire])}` +
           `; AsyncContextFrame ${describeAsyncContextFrame()}` +
+          `; http client spans: ${describeClientInstrumentation(config, names.atStart)}` +
           `; instrumentations: ${names.atStart.join(', ') || 'none'}` +
           `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first requires their module)` : ''}`,
       ),

@@ -56,3 +56,49 @@ export function onFirstRequire(packages: Iterable<string>, onFirst: (name: strin
     pending.clear();
   };
 }
+
+type Load = (request: string, parent: unknown, isMain: boolean) => unknown;
+const watchers = new Set<(request: string, exports: unknown) => void>();
+
+/**
+ * Calls `onLoaded(name, exports)` after a module named by one of `packages`
+ * (bare name, or a path inside its node_modules folder, which is how an ES
+ * module's `import` of a CommonJS package reaches Node's loader) has loaded,
+ * until it returns true for that package. Sees what `require` and `import`
+ * load through Node's CommonJS loader (Module._load), with one wrapper shared
+ * by all callers. Returns a function that stops watching.
+ */
+export function onLoad(packages: Iterable<string>, onLoaded: (name: string, exports: unknown) => boolean): () => void {
+  const pending = new Set(packages);
+  if (pending.size === 0) return () => {};
+  const watcher = (request: string, exports: unknown) => {
+    const name = packageNameOf(request);
+    if (name === undefined || !pending.has(name)) return;
+    let done = false;
+    try {
+      done = onLoaded(name, exports);
+    } catch {
+      // A hook that fails leaves the app's module as it was.
+    }
+    if (done) pending.delete(name);
+    if (pending.size === 0) watchers.delete(watcher);
+  };
+  if (watchers.size === 0) installLoadWrapper();
+  watchers.add(watcher);
+  return () => {
+    watchers.delete(watcher);
+  };
+}
+
+let loadWrapped = false;
+function installLoadWrapper(): void {
+  if (loadWrapped) return;
+  loadWrapped = true;
+  const loader = Module as unknown as { _load: Load };
+  const original = loader._load;
+  loader._load = function (this: unknown, request: string) {
+    const exports = original.apply(this, arguments as unknown as Parameters<Load>);
+    if (watchers.size !== 0 && typeof request === 'string') for (const w of watchers) w(request, exports);
+    return exports;
+  };
+}

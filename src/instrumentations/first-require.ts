@@ -28,33 +28,67 @@ export function packageNameOf(id: string): string | undefined {
   return slash === -1 ? id : id.slice(0, slash);
 }
 
+interface FirstUse {
+  pending: Set<string>;
+  onFirst: (name: string) => void;
+}
+const firstUses = new Set<FirstUse>();
+
+/** Runs the callbacks waiting for the package `id` names; true when one ran. */
+function firstUseOf(id: string): boolean {
+  const name = packageNameOf(id);
+  if (name === undefined) return false;
+  let ran = false;
+  for (const use of firstUses) {
+    if (!use.pending.delete(name)) continue;
+    if (use.pending.size === 0) firstUses.delete(use);
+    use.onFirst(name);
+    ran = true;
+  }
+  return ran;
+}
+
 /**
  * Calls `onFirst(name)` the first time any module requires one of `packages`
- * (by bare name or a path inside it). Returns a function that stops watching.
+ * (by bare name or a path inside it), or an ES module imports it where the
+ * loader hook reports imports (`importedFirst`). Returns a function that stops watching.
  */
 export function onFirstRequire(packages: Iterable<string>, onFirst: (name: string) => void): () => void {
-  const pending = new Set(packages);
-  if (pending.size === 0) return () => {};
+  const use: FirstUse = { pending: new Set(packages), onFirst };
+  if (use.pending.size === 0) return () => {};
+  installRequireWatcher();
+  firstUses.add(use);
+  return () => {
+    use.pending.clear();
+    firstUses.delete(use);
+  };
+}
+
+/**
+ * The ES module loader hook's report of an `import` specifier, before the
+ * module loads: runs what waits for its package, as a first require does.
+ */
+export function importedFirst(specifier: string): void {
+  if (firstUses.size !== 0) firstUseOf(specifier);
+}
+
+let requireWatched = false;
+function installRequireWatcher(): void {
+  if (requireWatched) return;
+  requireWatched = true;
   const proto = (Module as unknown as { prototype: { require: Require } }).prototype;
   const original = proto.require;
   const watcher: Require = function (this: NodeJS.Module, id: string) {
-    if (pending.size !== 0 && typeof id === 'string') {
-      const name = packageNameOf(id);
-      if (name !== undefined && pending.delete(name)) {
-        const top = proto.require;
-        onFirst(name);
-        // The callback may have installed a require hook of its own (the first
-        // instrumentation creates require-in-the-middle's); go through it so this
-        // very require is patched.
-        if (proto.require !== top) return proto.require.apply(this, arguments as unknown as [string]);
-      }
+    if (firstUses.size !== 0 && typeof id === 'string') {
+      const top = proto.require;
+      // The callback may have installed a require hook of its own (the first
+      // instrumentation creates require-in-the-middle's); go through it so this
+      // very require is patched.
+      if (firstUseOf(id) && proto.require !== top) return proto.require.apply(this, arguments as unknown as [string]);
     }
     return original.apply(this, arguments as unknown as [string]);
   };
   proto.require = watcher;
-  return () => {
-    pending.clear();
-  };
 }
 
 type Load = (request: string, parent: unknown, isMain: boolean) => unknown;

@@ -42,7 +42,11 @@ function firstUseOf(id: string): boolean {
   for (const use of firstUses) {
     if (!use.pending.delete(name)) continue;
     if (use.pending.size === 0) firstUses.delete(use);
-    use.onFirst(name);
+    try {
+      use.onFirst(name);
+    } catch {
+      // Telemetry never throws into the app's require or import.
+    }
     ran = true;
   }
   return ran;

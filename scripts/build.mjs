@@ -173,7 +173,7 @@ await esbuild.build({
 // parentheses, and Node's compile cache (Node ≥ 22.1) keeps only what was compiled with the file: esbuild's
 // module wrappers (`"path"(exports, module) { … }` in __commonJS / __esm) were compiled anew at every start
 // (about 100 KiB of cache for the 870 KiB vendor.js). Parenthesised, they are compiled once and cached
-// (BENCHMARKS.md: −14 to −31 ms of start-up CPU on Node 24, +1 to +3 MiB RSS). Only the files tracing on
+// (BENCHMARKS.md: −14 to −32 ms of start-up CPU on Node 24, +1 to +3 MiB RSS). Only the files tracing on
 // loads: sidetrace.js, which the tracing-off path reads, keeps its modules lazy. The rewrite checks that
 // esbuild's output still has the shape it expects, and the build fails if not.
 function compileModuleBodiesWithFile(file) {

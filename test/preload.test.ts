@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { startOtlpReceiver, OtlpReceiver, ReceivedSpan } from './helpers/otlp-receiver';
-import { FIXTURES, REGISTER, get, startApp, RunningApp } from './helpers/app';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BUILD, FIXTURES, PRELOAD, REGISTER, get, run, startApp, RunningApp } from './helpers/app';
 
 const APP = `${FIXTURES}/express-app.js`;
 const FAST = { OTEL_BSP_SCHEDULE_DELAY: '50' };
@@ -314,5 +317,39 @@ describe('shutdown', () => {
     assert.equal(code, 7, "the app's own handler decided the exit code");
     assert.match(a.stdout(), /app got SIGTERM/);
     await rx.waitForSpans(serverSpan('/users/:id', 'own-handler'), { timeoutMs: 2000 });
+  });
+});
+
+describe('compile cache (Node ≥ 22.1)', () => {
+  const nodeModule = require('node:module') as { enableCompileCache?: unknown };
+  it('a second start reads sidetrace and the SDK compiled from the cache (SIDETRACE_COMPILE_CACHE), none rejected', {
+    skip: typeof nodeModule.enableCompileCache === 'function' ? false : `no module.enableCompileCache on ${process.version}`,
+  }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-test-cache-'));
+    try {
+      // Node's own debug lines for the compile cache say, per file, whether it was written or read back.
+      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'cached', SIDETRACE_COMPILE_CACHE: dir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' };
+      const startOnce = () => run(process.execPath, ['--require', PRELOAD, `${FIXTURES}/short-script.js`], { env });
+      const first = await startOnce();
+      assert.equal(first.code, 3, first.stderr);
+      const ours = (text: string, verb: RegExp) =>
+        new Set([...text.matchAll(new RegExp(`${verb.source} (?:CommonJS )?(\\S+)`, 'g'))].map((m) => m[1]).filter((f) => f.startsWith(BUILD + path.sep)));
+      const written = ours(first.stderr, /writing cache for/);
+      const main = path.join(BUILD, BUILD.endsWith(`${path.sep}lib`) ? path.join('start', 'index.js') : 'sidetrace.js');
+      assert.ok(written.has(main), `the first start wrote ${main} to the cache: ${[...written].join(', ')}`);
+      const second = await startOnce();
+      assert.equal(second.code, 3, second.stderr);
+      const accepted = new Set([...second.stderr.matchAll(/cache for (?:CommonJS )?(\S+) was accepted/g)].map((m) => m[1]));
+      const about = (file: string) =>
+        second.stderr
+          .split('\n')
+          .filter((l) => l.includes(file))
+          .join('\n');
+      for (const file of written) assert.ok(accepted.has(file), `${file} was read back from the cache:\n${about(file)}`);
+      const rejected = second.stderr.split('\n').filter((l) => /rejected/.test(l));
+      assert.deepEqual(rejected, []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

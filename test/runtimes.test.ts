@@ -11,6 +11,14 @@ import { useServices } from './helpers/services';
 import { nodeStatus } from '../src/cli/node-support';
 import { packageNameOf } from '../src/instrumentations/first-require';
 import { hasClientRequestCreatedChannel } from '../src/instrumentations/http-client/channels';
+import nodeModule from 'node:module';
+
+/** The ESM loader hook runs in-thread (module.registerHooks), so instrumentations load on the app's first import. */
+const syncEsmHooks =
+  typeof (nodeModule as { registerHooks?: unknown }).registerHooks === 'function' &&
+  (
+    nodeModule.createRequire(path.join(ROOT, 'package.json'))('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }
+  ).supportsSyncHooks();
 
 const services = useServices();
 let rx: OtlpReceiver;
@@ -172,6 +180,37 @@ describe('ESM (--import sidetrace/register, the loader hook limited to instrumen
     const [server] = await rx.waitForSpans(mine((s) => s.kind === 2 && s.attributes['http.route'] === '/esm-users/:id'));
     const [query] = await rx.waitForSpans(mine((s) => s.kind === 3 && /SELECT/.test(s.name)));
     assert.equal(query.traceId, server.traceId);
-    assert.match(a.stderr(), /instrumentations: http, undici, .*express.*pg/);
+    // With the in-thread hook (module.registerHooks) they load on the first import; with the off-thread one, at start when installed.
+    if (syncEsmHooks) assert.match(a.stderr(), /instrumentations: http, undici \(\+\d+ when the app first imports or requires their module\)/);
+    else assert.match(a.stderr(), /instrumentations: http, undici, .*express.*pg/);
+  });
+
+  it('leaves the modules no instrumentation patches alone (not wrapped by the hook), while pg is wrapped and traced', async () => {
+    const service = 'esm-bypass-svc';
+    const a = await startApp({
+      script: `${FIXTURES}/esm-bypass-app.mjs`,
+      nodeArgs: ['--import', REGISTER],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, OTEL_BSP_SCHEDULE_DELAY: '50', DATABASE_URL: services.databaseUrl },
+    });
+    apps.push(a);
+    assert.equal((await get(`${a.url}/bypass-users/7`)).body, 'user 7 1s');
+    const { resolved, loaded } = JSON.parse((await get(`${a.url}/resolved`)).body) as { resolved: Record<string, string>; loaded: string[] };
+    // import-in-the-middle wraps a module by resolving it to its own URL (`?iitm=true`): what the app's loader
+    // chain resolves each specifier to shows which modules the hook took over.
+    assert.match(resolved.pg, /[?&]iitm=true/, 'pg, which the pg instrumentation patches, is wrapped');
+    for (const specifier of ['ms', './esm-helper.mjs', 'express']) {
+      assert.doesNotMatch(resolved[specifier], /iitm/, `${specifier} goes through Node untouched: ${resolved[specifier]}`);
+      assert.ok(resolved[specifier].startsWith('file:///'), resolved[specifier]);
+    }
+    const mine = (pred: (s: (typeof rx.spans)[number]) => boolean) => (s: (typeof rx.spans)[number]) => s.resource['service.name'] === service && pred(s);
+    const [server] = await rx.waitForSpans(mine((s) => s.kind === 2 && s.attributes['http.route'] === '/bypass-users/:id'));
+    const [query] = await rx.waitForSpans(mine((s) => s.kind === 3 && /SELECT/.test(s.name)));
+    assert.equal(query.traceId, server.traceId);
+    assert.equal(query.parentSpanId, server.spanId);
+    assert.ok(loaded.includes('@opentelemetry/instrumentation-pg'), `${loaded}`);
+    // grpc, ioredis and redis are installed where the app resolves modules, but it never imports them.
+    if (syncEsmHooks)
+      for (const pkg of ['grpc', 'ioredis', 'redis', 'pino'])
+        assert.ok(!loaded.includes(`@opentelemetry/instrumentation-${pkg}`), `${pkg} not loaded: ${loaded}`);
   });
 });

@@ -8,7 +8,9 @@ import { appDirs, planInstrumentations } from '../instrumentations';
 import { log, setLogLevel, wireDiagnostics } from '../logging/log';
 import { serviceIdentity, type ServiceIdentity } from '../sdk/resource';
 import type { SdkHandle } from '../sdk';
-import type { InstrumentationBase } from '@opentelemetry/instrumentation';
+import type { Instrumentation, InstrumentationBase } from '@opentelemetry/instrumentation';
+import { isBuiltin } from 'node:module';
+import { importedFirst } from '../instrumentations/first-require';
 import { installShutdownHooks, withTimeout } from './shutdown';
 import { DISTRO_VERSION } from '../version';
 
@@ -79,23 +81,27 @@ export function start(options: StartOptions = {}): StartResult {
 
   wireDiagnostics(config.logLevel);
   const identity = { ...serviceIdentity(config), ...definedOnly(options.identity ?? {}) };
-  // ESM imports do not go through require(), so under --import the instrumentations
-  // of installed modules load at start and the loader hook is limited to their modules.
+  // Under --import, the in-thread loader hook (module.registerHooks) reports each
+  // import before the module loads, so instrumentations load on the app's first
+  // import as on its first require. With the off-thread hook (Node 20, older 22
+  // and 24) it cannot: the instrumentations of installed modules load at start.
+  const syncEsm = options.esm === true && syncEsmHooks();
+  const eagerEsm = options.esm === true && !syncEsm;
   const plan =
-    options.instrumentations === false ? { load: [], onFirstRequire: [], unknown: [] } : planInstrumentations(config, options.esm ? appDirs() : undefined);
+    options.instrumentations === false ? { load: [], onFirstRequire: [], unknown: [] } : planInstrumentations(config, eagerEsm ? appDirs() : undefined);
   if (plan.unknown.length && !inWorker)
     log.warn(`OTEL_NODE_[EN|DIS]ABLED_INSTRUMENTATIONS names unknown instrumentations ${oneLine(plan.unknown.join(', '))}; ignoring them`);
-  const names = options.esm
+  const names = eagerEsm
     ? { atStart: [...plan.load, ...plan.onFirstRequire], onFirstRequire: [] }
     : { atStart: plan.load, onFirstRequire: plan.onFirstRequire };
 
   const { startSdk } = require('../sdk') as typeof import('../sdk');
   handle = startSdk(config, identity, names, { inWorker });
-  // Only InstrumentationBase subclasses patch modules by name; sidetrace's HTTP server hook wraps Node's own classes at start.
-  const patchedModules = handle.instrumentations.flatMap((i) =>
-    typeof (i as Partial<InstrumentationBase>).getModuleDefinitions === 'function' ? (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name) : [],
-  );
-  if (options.esm && patchedModules.length) registerEsmHook(patchedModules);
+  if (syncEsm) registerSyncEsmHook(handle.instrumentations);
+  else if (eagerEsm) {
+    const patched = patchedModules(handle.instrumentations);
+    if (patched.length) registerEsmHook(patched);
+  }
   if (options.shutdownHooks !== false) removeHooks = installShutdownHooks(() => handle!.shutdown(), config.shutdownTimeoutMs);
 
   if (options.announce !== false) {
@@ -110,7 +116,7 @@ export function start(options: StartOptions = {}): StartResult {
           `; AsyncContextFrame ${describeAsyncContextFrame()}` +
           `; http client spans: ${describeClientInstrumentation(config, names.atStart)}` +
           `; instrumentations: ${names.atStart.join(', ') || 'none'}` +
-          `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first requires their module)` : ''}`,
+          `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first ${syncEsm ? 'imports or requires' : 'requires'} their module)` : ''}`,
       ),
     );
   }
@@ -122,24 +128,61 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** The modules the instrumentations patch by name: only InstrumentationBase subclasses do (sidetrace's own hooks patch at load, ../instrumentations/exports-hook.ts). */
+function patchedModules(instrumentations: Instrumentation[]): string[] {
+  return instrumentations.flatMap((i) =>
+    typeof (i as Partial<InstrumentationBase>).getModuleDefinitions === 'function' ? (i as InstrumentationBase).getModuleDefinitions().map((d) => d.name) : [],
+  );
+}
+
+/** import-in-the-middle's in-thread hook works on this Node (module.registerHooks with nullish CommonJS source). */
+function syncEsmHooks(): boolean {
+  try {
+    const nodeModule = require('node:module') as { registerHooks?: unknown };
+    // require() of an ES module is warning-free wherever registerHooks exists (Node ≥ 22.15).
+    return (
+      typeof nodeModule.registerHooks === 'function' &&
+      (require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }).supportsSyncHooks()
+    );
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The ESM loader hook, limited to the modules the loaded instrumentations patch:
- * every other `import` goes through Node untouched. In-thread
- * (`module.registerHooks`) where import-in-the-middle supports it, else the
- * off-thread `module.register`.
+ * The in-thread ESM loader hook (module.registerHooks). Each import's specifier
+ * first goes to the first-use watcher, which creates the instrumentations of
+ * its package before the package loads (../instrumentations/first-require.ts);
+ * then only the modules the created instrumentations patch are wrapped, and
+ * every other import goes through Node untouched.
+ */
+function registerSyncEsmHook(instrumentations: Instrumentation[]): void {
+  const include = new Set<string>();
+  let seen = 0;
+  const shouldInclude = (url: string, specifier: string): boolean => {
+    importedFirst(specifier);
+    if (instrumentations.length !== seen) {
+      for (const name of patchedModules(instrumentations.slice(seen))) include.add(isBuiltin(name) && !name.startsWith('node:') ? `node:${name}` : name);
+      seen = instrumentations.length;
+    }
+    return include.has(specifier) || include.has(url);
+  };
+  try {
+    (require('import-in-the-middle/register-hooks.mjs') as { register(o: { shouldInclude: typeof shouldInclude }): void }).register({ shouldInclude });
+  } catch (err) {
+    log.warn(`ESM loader hook could not be registered (${(err as Error).message}); ESM imports will not be instrumented`);
+  }
+}
+
+/**
+ * The off-thread ESM loader hook (module.register), limited to the modules the
+ * instrumentations loaded at start patch: every other `import` goes through
+ * Node untouched.
  */
 function registerEsmHook(modules: string[]): void {
   const include = [...new Set(modules)];
   try {
-    const nodeModule = require('node:module') as typeof import('node:module') & { registerHooks?: unknown };
-    // require() of an ES module is warning-free wherever registerHooks exists (Node ≥ 22.15).
-    if (
-      typeof nodeModule.registerHooks === 'function' &&
-      (require('import-in-the-middle/supports-sync-hooks.mjs') as { supportsSyncHooks(): boolean }).supportsSyncHooks()
-    ) {
-      (require('import-in-the-middle/register-hooks.mjs') as { register(o: { include: string[] }): void }).register({ include });
-      return;
-    }
+    const nodeModule = require('node:module') as typeof import('node:module');
     const { pathToFileURL } = require('node:url') as typeof import('node:url');
     const hook = require.resolve('import-in-the-middle/hook.mjs');
     nodeModule.register(pathToFileURL(hook).href, pathToFileURL(__filename).href, { data: { include } });

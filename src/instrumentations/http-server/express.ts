@@ -2,7 +2,7 @@
 // express 5 (the `router` package 2.x), for the server span of ./server.ts.
 // No spans: the active span in a handler is the server span.
 //
-// Patched once, when express's files load:
+// Patched once, on the exports of express (or `router`) right after the app loads it:
 // - Route#dispatch, which the router calls when a route matched: it names the
 //   route (mount paths + the route's path, built as upstream
 //   instrumentation-express 0.x builds `http.route`) and records an error that
@@ -13,8 +13,7 @@
 //   request is inside it. Layers mounted at `/` are left alone.
 // Both do nothing but a property read for a request whose span is not recording.
 import type { IncomingMessage } from 'node:http';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
-import { DISTRO_VERSION } from '../../version';
+import { ExportsHook } from '../exports-hook';
 import { recordRequestError, requestState, setRoute } from './route';
 
 type Handler = (req: IncomingMessage, res: unknown, next: (err?: unknown) => unknown) => unknown;
@@ -128,41 +127,34 @@ function wrapMount(layer: Layer, mount: string): void {
   layer.handle = mounted as Handler;
 }
 
-export class ExpressRouteInstrumentation extends InstrumentationBase {
-  constructor(config = {}) {
-    super('sidetrace-express', DISTRO_VERSION, config);
-  }
+type RouterPackage = { prototype: RouterLike; Route: { prototype: RouteLike } };
 
-  protected init() {
-    const noop = (exports: unknown) => exports;
-    return [
-      // express 4: the router lives in express itself.
-      new InstrumentationNodeModuleDefinition('express', ['>=4.0.0 <5'], noop, undefined, [
-        new InstrumentationNodeModuleFile(
-          'express/lib/router/route.js',
-          ['>=4.0.0 <5'],
-          (Route: { prototype: RouteLike }) => {
-            patchDispatch(Route);
-            return Route;
-          },
-          () => {},
-        ),
-        new InstrumentationNodeModuleFile(
-          'express/lib/router/index.js',
-          ['>=4.0.0 <5'],
-          (proto: RouterLike) => {
-            patchUse(proto);
-            return proto;
-          },
-          () => {},
-        ),
-      ]),
-      // express 5 routes with the `router` package.
-      new InstrumentationNodeModuleDefinition('router', ['>=2.0.0 <3'], (Router: { prototype: RouterLike; Route: { prototype: RouteLike } }) => {
-        patchUse(Router.prototype);
-        patchDispatch(Router.Route);
-        return Router;
-      }),
-    ];
+/** The `router` package (2.x: express 5's router; 1.x has the same shape): Router#use and Route#dispatch. */
+function patchRouterPackage(Router: unknown): boolean {
+  if (typeof Router !== 'function') return false;
+  const R = Router as unknown as Partial<RouterPackage>;
+  if (typeof R.prototype?.use !== 'function' || typeof R.Route?.prototype?.dispatch !== 'function') return false;
+  patchUse(R.prototype);
+  patchDispatch(R.Route);
+  return true;
+}
+
+/** express 4 exports its own router (`Router`, whose `use` is an own property) and `Route`; express 5 exports the `router` package's. */
+function patchExpress(express: unknown): boolean {
+  if (typeof express !== 'function') return false;
+  const e = express as unknown as { Router?: unknown; Route?: unknown };
+  const router: unknown = e.Router;
+  const route = e.Route as { prototype?: Partial<RouteLike> } | undefined;
+  if (typeof router === 'function' && typeof (router as { use?: unknown }).use === 'function' && typeof route?.prototype?.dispatch === 'function') {
+    patchUse(router as unknown as RouterLike);
+    patchDispatch(route as { prototype: RouteLike });
+    return true;
+  }
+  return patchRouterPackage(router);
+}
+
+export class ExpressRouteInstrumentation extends ExportsHook {
+  constructor(config = {}) {
+    super('sidetrace-express', { express: patchExpress, router: patchRouterPackage }, config);
   }
 }

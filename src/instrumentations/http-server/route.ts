@@ -15,9 +15,11 @@
 // - Both are safe to call for any request: untraced (no server
 //   instrumentation), unsampled, or already finished. They never throw and do
 //   nothing costly unless the request's span is recording.
-// - A framework hook is an Instrumentation built on @opentelemetry/instrumentation's
-//   InstrumentationBase with InstrumentationNodeModuleDefinition (or one that
-//   subscribes to the framework's diagnostics channels in enable()), in
+// - A framework hook is an Instrumentation: an ExportsHook (../exports-hook.ts)
+//   that patches the package's exports right after the app loads it, or one built
+//   on @opentelemetry/instrumentation's InstrumentationBase where it must patch
+//   files inside the package (or one that subscribes to the framework's
+//   diagnostics channels in enable()), in
 //   src/instrumentations/http-server/<framework>.ts, exported as a class. It is
 //   listed in SPECS (src/instrumentations/index.ts) as the `lean` variant of
 //   the framework's entry: `lean: { pkg: './http-server/<framework>', exportName }`.

@@ -48,6 +48,7 @@ for (const [tag, preload] of Object.entries(PRELOADS)) {
   variants[`${tag} 100%`] = { args: ['--require', preload], env: base };
 }
 
+const LOAD_AT_START = machine().loadAverage;
 const samples = Object.fromEntries(Object.keys(variants).map((n) => [n, []]));
 const app = path.join(REPO_ROOT, 'bench', 'lib', 'one-request.cjs');
 for (let round = 0; round < ROUNDS; round++) {
@@ -60,7 +61,10 @@ for (let round = 0; round < ROUNDS; round++) {
   process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
 }
 const bare = median(samples.bare);
-console.log(`${machine()}; Node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}; ${REQUESTS} requests per sample, median of ${ROUNDS}\n`);
+const m = machine();
+console.log(
+  `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}; load average at start ${LOAD_AT_START}, at end ${m.loadAverage}; ${REQUESTS} requests per sample, median of ${ROUNDS}\n`,
+);
 console.log('| variant | CPU µs/request | over bare | samples |\n| --- | ---: | ---: | --- |');
 for (const [name, s] of Object.entries(samples)) {
   const m = median(s);

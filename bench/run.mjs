@@ -16,7 +16,7 @@
 //     --variants a,b       only these variants (bare, sidetrace, sidetrace-upstream-encoder, sidetrace-10, sidetrace-off, stock, stock-10, newrelic)
 //     --node 24|20|PATH    run the bench and the apps on this node (24, 20, 22, 26: the pinned binary from scripts/node-install.sh)
 //     --preload PATH       the sidetrace preload to measure (default dist/preload.js)
-//     --compare-preload PATH  also measure this sidetrace build (variant "sidetrace-compare"): before/after an optimisation
+//     --compare-preload PATH  also measure this sidetrace build (variants "sidetrace-compare", "sidetrace-10-compare"): before/after an optimisation
 //     --json FILE          where to write all samples and medians (default bench/results/latest.json)
 //
 // See BENCHMARKS.md for what each number means.
@@ -98,6 +98,11 @@ function variantsFor({ endpoint, deadPort }) {
             preload: COMPARE_PRELOAD,
             env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint },
           },
+          'sidetrace-10-compare': {
+            label: `sidetrace, 10% sampled (${path.relative(REPO_ROOT, COMPARE_PRELOAD)})`,
+            preload: COMPARE_PRELOAD,
+            env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT },
+          },
         }
       : {}),
     'sidetrace-upstream-encoder': {
@@ -135,7 +140,11 @@ function variantsFor({ endpoint, deadPort }) {
 }
 
 const pick = (names) =>
-  names.flatMap((n) => (n === 'sidetrace' && COMPARE_PRELOAD ? [n, 'sidetrace-compare'] : [n])).filter((n) => !wantedVariants || wantedVariants.includes(n));
+  names
+    .flatMap((n) =>
+      COMPARE_PRELOAD && n === 'sidetrace' ? [n, 'sidetrace-compare'] : COMPARE_PRELOAD && n === 'sidetrace-10' ? [n, 'sidetrace-10-compare'] : [n],
+    )
+    .filter((n) => !wantedVariants || wantedVariants.includes(n));
 const nodeArgs = (v) => (v.preload ? ['--require', v.preload] : []);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (line) => process.stderr.write(`${line}\n`);

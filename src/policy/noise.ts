@@ -40,8 +40,8 @@ export class PathMatcher {
     if (q !== -1) end = q;
     const h = rawPath.indexOf('#');
     if (h !== -1 && h < end) end = h;
-    let p = rawPath.slice(0, end);
-    if (p.length > 1 && p.endsWith('/')) p = p.replace(/\/+$/, '');
+    let p = end === rawPath.length ? rawPath : rawPath.slice(0, end);
+    if (p.length > 1 && p.charCodeAt(p.length - 1) === 47 /* / */) p = p.replace(/\/+$/, '');
     if (this.exact.has(p)) return true;
     for (const prefix of this.prefixes) if (p.startsWith(prefix)) return true;
     if (this.extensions.size) {
@@ -64,13 +64,14 @@ export class NoiseSampler implements Sampler {
   ) {}
 
   shouldSample(context: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+    // Most requests are not noise: the parent is read only for one whose path is.
     if (spanKind === SpanKind.SERVER && !this.paths.empty) {
-      const parent = trace.getSpanContext(context);
-      // A caller that sent a sampled traceparent asked for this trace: honour it.
-      const callerSampled = parent !== undefined && parent.isRemote === true && (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
       const p = requestPath(attributes);
-      if (!callerSampled && p !== undefined && this.paths.matches(p)) {
-        return { decision: SamplingDecision.RECORD, attributes: { [NOISE_ATTRIBUTE]: 'ignored_path' } };
+      if (p !== undefined && this.paths.matches(p)) {
+        const parent = trace.getSpanContext(context);
+        // A caller that sent a sampled traceparent asked for this trace: honour it.
+        const callerSampled = parent !== undefined && parent.isRemote === true && (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
+        if (!callerSampled) return { decision: SamplingDecision.RECORD, attributes: { [NOISE_ATTRIBUTE]: 'ignored_path' } };
       }
     }
     return this.inner.shouldSample(context, traceId, spanName, spanKind, attributes, links);

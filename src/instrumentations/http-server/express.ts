@@ -78,7 +78,8 @@ function patchDispatch(Route: { prototype: RouteLike }): void {
     const paths = state.mounts ? (own === undefined ? state.mounts : [...state.mounts, own]) : own === undefined ? [] : [own];
     const route = matchedRoute(paths, req.originalUrl ?? req.url ?? '');
     if (route !== undefined) setRoute(req, route);
-    return original.call(this, req, res, function routeDone(this: unknown, err?: unknown) {
+    // Anonymous on purpose: the bundle keeps function names (esbuild keepNames), and naming a closure made per request costs a defineProperty each time.
+    return original.call(this, req, res, function (this: unknown, err?: unknown) {
       // express's own signals, not errors
       if (err !== undefined && err !== null && err !== 'route' && err !== 'router') recordRequestError(req, err);
       return done.apply(this, arguments as unknown as [unknown]);
@@ -116,7 +117,8 @@ function wrapMount(layer: Layer, mount: string): void {
     const mounts = (state.mounts ??= []);
     const depth = mounts.length;
     mounts.push(mount);
-    return handle.call(this, req, res, function leave(this: unknown) {
+    // Anonymous, as in Route#dispatch above: no defineProperty per request.
+    return handle.call(this, req, res, function (this: unknown) {
       mounts.length = depth;
       return next.apply(this, arguments as unknown as [unknown]);
     });

@@ -17,8 +17,8 @@
 //   a keep-alive socket nothing would tell one request's events from the next.
 //   The response's 'close' (and 'error') also ends the span, so no listener is
 //   added per request.
-// Attributes are upstream instrumentation-http's own (getIncomingRequestAttributes),
-// so the same request gives the same attributes whichever instrumentation ran.
+// Attributes are those upstream instrumentation-http gives the same request
+// (./attributes.ts), so they match whichever instrumentation ran.
 // HTTP/2 servers (node:http2, including the compatibility API) emit other
 // objects and are not traced here.
 import http, { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,18 +27,8 @@ import { context, diag, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCo
 import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import { DISTRO_VERSION } from '../../version';
+import { requestAttributes } from './attributes';
 import { REQUEST_STATE, type RequestState } from './route';
-
-// @opentelemetry/instrumentation-http 0.223.0, build/src/utils.js: the attribute
-// builder its server side uses. Reused so that attributes match upstream's exactly.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const upstreamUtils = require('@opentelemetry/instrumentation-http/build/src/utils') as {
-  getIncomingRequestAttributes(
-    request: IncomingMessage,
-    options: { component: string; redactedQueryParams?: string[]; enableSyntheticSourceDetection: boolean; hookAttributes?: object },
-    logger: typeof diag,
-  ): Record<string, unknown>;
-};
 
 export const HTTP_SERVER_SCOPE = 'sidetrace-http-server';
 
@@ -105,21 +95,15 @@ export class HttpServerInstrumentation implements Instrumentation<HttpServerSett
     const instrumentation = this;
     return function emit(this: unknown, event: string | symbol, req?: unknown, res?: unknown) {
       if (event !== 'request' || !(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return Reflect.apply(original, this, arguments);
-      let ctx: Context;
       let state: ServerState | undefined;
       try {
-        ({ ctx, state } = instrumentation.startRequest(req, component));
-        // Both properties on every request, sampled or not: one object shape for all of them, so
-        // the app's and the framework's code on req/res stays monomorphic when only some are sampled.
-        (req as Traced)[REQUEST_CONTEXT] = ctx;
-        (req as Traced)[REQUEST_STATE] = state;
-        (res as Traced)[REQUEST_CONTEXT] = ctx;
-        (res as Traced)[REQUEST_STATE] = state;
+        state = instrumentation.startRequest(req, res, component);
       } catch (err) {
         diag.error('sidetrace http-server: could not start a request span', err);
         return Reflect.apply(original, this, arguments);
       }
-      if (!state) return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
+      const ctx = (req as Traced)[REQUEST_CONTEXT] as Context;
+      if (state === undefined) return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
       try {
         return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
       } catch (err) {
@@ -129,24 +113,32 @@ export class HttpServerInstrumentation implements Instrumentation<HttpServerSett
     };
   }
 
-  private startRequest(req: IncomingMessage, component: 'http' | 'https'): { ctx: Context; state?: ServerState } {
+  /** Starts the request's span and stores its context (and, when recording, its state) on `req` and `res`. */
+  private startRequest(req: IncomingMessage, res: ServerResponse, component: 'http' | 'https'): ServerState | undefined {
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
     const method = req.method || 'GET';
     const url = req.url || '/';
     const q = url.indexOf('?');
     // Only what the sampler reads: everything else waits until the span is known to record.
     const span = this.tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { 'url.path': q === -1 ? url : url.slice(0, q) } }, parent);
-    if (!span.isRecording()) return { ctx: trace.setSpan(parent, span) };
-    const attributes = upstreamUtils.getIncomingRequestAttributes(
-      req,
-      { component, redactedQueryParams: this.settings.redactedQueryParamsServer, enableSyntheticSourceDetection: false },
-      diag,
-    );
-    span.setAttributes(attributes as Record<string, string | number>);
-    const rpc: RPCMetadata = { type: RPCType.HTTP, span };
-    const state: ServerState = { span, route: undefined, error: undefined, mounts: undefined, ended: false, method, rpc };
-    // The RPC metadata lets upstream framework instrumentations that still run name the route.
-    return { ctx: setRPCMetadata(trace.setSpan(parent, span), rpc), state };
+    let ctx: Context;
+    let state: ServerState | undefined;
+    if (span.isRecording()) {
+      span.setAttributes(requestAttributes(req, component, this.settings.redactedQueryParamsServer) as Record<string, string | number>);
+      const rpc: RPCMetadata = { type: RPCType.HTTP, span };
+      state = { span, route: undefined, error: undefined, mounts: undefined, ended: false, method, rpc };
+      // The RPC metadata lets upstream framework instrumentations that still run name the route.
+      ctx = setRPCMetadata(trace.setSpan(parent, span), rpc);
+    } else {
+      ctx = trace.setSpan(parent, span);
+    }
+    // Both properties on every request, sampled or not: one object shape for all of them, so
+    // the app's and the framework's code on req/res stays monomorphic when only some are sampled.
+    (req as Traced)[REQUEST_CONTEXT] = ctx;
+    (req as Traced)[REQUEST_STATE] = state;
+    (res as Traced)[REQUEST_CONTEXT] = ctx;
+    (res as Traced)[REQUEST_STATE] = state;
+    return state;
   }
 }
 
@@ -156,7 +148,7 @@ function requestEmit(original: Emit): Emit {
   return function emit(this: unknown, event: string | symbol) {
     const ctx = (this as Traced)[REQUEST_CONTEXT];
     // No listener, nothing to run in the context (most of a request's events).
-    if (ctx === undefined || context.active() === ctx || (this as Listened).listenerCount(event) === 0) return Reflect.apply(original, this, arguments);
+    if (ctx === undefined || (this as Listened).listenerCount(event) === 0 || context.active() === ctx) return Reflect.apply(original, this, arguments);
     return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
   };
 }
@@ -171,7 +163,7 @@ function responseEmit(original: Emit): Emit {
       if (event === 'close') finishRequest(state, this as ServerResponse);
       else if (event === 'error') failRequest(state, err);
     }
-    if (context.active() === ctx || (this as Listened).listenerCount(event) === 0) return Reflect.apply(original, this, arguments);
+    if ((this as Listened).listenerCount(event) === 0 || context.active() === ctx) return Reflect.apply(original, this, arguments);
     return context.with(ctx, Reflect.apply, undefined, original, this, arguments) as boolean;
   };
 }

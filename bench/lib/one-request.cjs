@@ -1,0 +1,47 @@
+'use strict';
+// One request at a time through http.Server#emit('request') into an express
+// hello-world, with no socket: IncomingMessage and ServerResponse are built in
+// process, so what is measured is the server hook, the sampler, the span and
+// the express route hook, not the kernel. Prints the CPU µs per request.
+// Run by bench/request-path.mjs under each preload.
+const http = require('node:http');
+const net = require('node:net');
+const express = require('express');
+
+const app = express();
+app.get('/hello', (_req, res) => res.send('hello world'));
+const server = http.createServer(app);
+const N = Number(process.env.BENCH_REQUESTS || 100000);
+const WARMUP = 20000;
+
+function one() {
+  const req = new http.IncomingMessage(new net.Socket());
+  req.method = 'GET';
+  req.url = '/hello';
+  req.headers = { host: '127.0.0.1:3000', 'user-agent': 'bench', connection: 'keep-alive' };
+  req.rawHeaders = ['host', '127.0.0.1:3000', 'user-agent', 'bench', 'connection', 'keep-alive'];
+  req.httpVersion = '1.1';
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  req.complete = true;
+  req.push(null);
+  const res = new http.ServerResponse(req);
+  server.emit('request', req, res);
+  // What the socket would make node emit once the response is written.
+  res.emit('finish');
+  res.emit('close');
+  req.emit('close');
+}
+
+for (let i = 0; i < WARMUP; i++) one();
+const cpu0 = process.cpuUsage();
+let done = 0;
+// Batches yield to the event loop, so the batch span processor's timers and exports run as in a service.
+(function batch() {
+  for (let k = 0; k < 1000; k++) one();
+  done += 1000;
+  if (done < N) return void setImmediate(batch);
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ cpuUsPerRequest: (cpu.user + cpu.system) / done }));
+  process.exit(0);
+})();

@@ -1,0 +1,72 @@
+// What one request costs in-process under sidetrace's server hook, at 0%, 10%
+// and 100% sampling, next to bare node: bench/lib/one-request.cjs runs
+// 100,000 requests through an express hello-world without sockets, under each
+// variant in its own process, interleaved rounds, medians of CPU µs per
+// request. Spans are exported to a closed port (serialization and the failed
+// export are paid; nothing is received). With --compare-preload, the same for
+// another build (before/after an optimisation).
+//
+//   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--compare-preload PATH]
+import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { REPO_ROOT, closedPort } from './lib/procs.mjs';
+import { median, machine } from './lib/stats.mjs';
+
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i === -1 ? fallback : args[i + 1];
+};
+const choice = flag('--node', undefined);
+const NODE = !choice
+  ? process.execPath
+  : /^\d+$/.test(choice)
+    ? execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'node-install.sh'), choice], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()
+    : path.resolve(choice);
+const ROUNDS = Number(flag('--rounds', 5));
+const REQUESTS = flag('--requests', '100000');
+const PRELOADS = { sidetrace: path.join(REPO_ROOT, 'dist', 'preload.js') };
+const compare = flag('--compare-preload', undefined);
+if (compare) PRELOADS.compare = path.resolve(compare);
+
+const deadPort = await closedPort();
+const base = {
+  ...process.env,
+  BENCH_REQUESTS: REQUESTS,
+  OTEL_SERVICE_NAME: 'request-path',
+  OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${deadPort}`,
+  SIDETRACE_LOG_LEVEL: 'error',
+};
+const ratio = (r) => ({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: r });
+const variants = { bare: { args: [], env: base } };
+for (const [tag, preload] of Object.entries(PRELOADS)) {
+  variants[`${tag} 0%`] = { args: ['--require', preload], env: { ...base, ...ratio('0') } };
+  variants[`${tag} 10%`] = { args: ['--require', preload], env: { ...base, ...ratio('0.1') } };
+  variants[`${tag} 100%`] = { args: ['--require', preload], env: base };
+}
+
+const LOAD_AT_START = machine().loadAverage;
+const samples = Object.fromEntries(Object.keys(variants).map((n) => [n, []]));
+const app = path.join(REPO_ROOT, 'bench', 'lib', 'one-request.cjs');
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, v] of Object.entries(variants)) {
+    const r = spawnSync(NODE, [...v.args, app], { env: v.env, encoding: 'utf8', cwd: REPO_ROOT });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (!line.startsWith('{')) throw new Error(`${name}: ${r.stderr.slice(0, 500)}`);
+    samples[name].push(JSON.parse(line).cpuUsPerRequest);
+  }
+  process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
+}
+const bare = median(samples.bare);
+const m = machine();
+console.log(
+  `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}; load average at start ${LOAD_AT_START}, at end ${m.loadAverage}; ${REQUESTS} requests per sample, median of ${ROUNDS}\n`,
+);
+console.log('| variant | CPU µs/request | over bare | samples |\n| --- | ---: | ---: | --- |');
+for (const [name, s] of Object.entries(samples)) {
+  const m = median(s);
+  console.log(`| ${name} | ${m.toFixed(1)} | ${name === 'bare' ? '–' : `+${(m - bare).toFixed(1)}`} | ${s.map((x) => x.toFixed(1)).join(' ')} |`);
+}

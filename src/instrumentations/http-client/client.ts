@@ -26,9 +26,9 @@
 // callbacks and both emitters back to the caller's, per call.)
 import http, { IncomingMessage } from 'node:http';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { context, diag, propagation, trace, SpanKind, SpanStatusCode, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
-import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { DISTRO_VERSION } from '../../version';
+import { context, diag, propagation, trace, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { EmitInstrumentation, type Emit } from '../emit-instrumentation';
 
 // @opentelemetry/instrumentation-http 0.223.0, build/src/utils.js: the attribute
 // builders its client side uses. Reused so that attributes match upstream's exactly.
@@ -48,7 +48,6 @@ export const HTTP_CLIENT_SCOPE = 'sidetrace-http-client';
 const CLIENT_SPAN = Symbol('sidetrace.http-client.span');
 
 type Traced = { [CLIENT_SPAN]?: Span };
-type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 type ClientRequest = http.ClientRequest & Traced;
 
 const headerSetter = {
@@ -62,23 +61,9 @@ export interface HttpClientSettings extends InstrumentationConfig {
   redactedQueryParams?: string[];
 }
 
-export class HttpClientInstrumentation implements Instrumentation<HttpClientSettings> {
-  readonly instrumentationName = HTTP_CLIENT_SCOPE;
-  readonly instrumentationVersion = DISTRO_VERSION;
-  private tracer: Tracer = trace.getTracer(HTTP_CLIENT_SCOPE, DISTRO_VERSION);
-  private restore: (() => void)[] = [];
-
-  constructor(private settings: HttpClientSettings = {}) {}
-
-  setTracerProvider(provider: TracerProvider): void {
-    this.tracer = provider.getTracer(HTTP_CLIENT_SCOPE, DISTRO_VERSION);
-  }
-  setMeterProvider(): void {}
-  setConfig(config: HttpClientSettings): void {
-    this.settings = config;
-  }
-  getConfig(): HttpClientSettings {
-    return this.settings;
+export class HttpClientInstrumentation extends EmitInstrumentation<HttpClientSettings> {
+  constructor(settings: HttpClientSettings = {}) {
+    super(HTTP_CLIENT_SCOPE, settings);
   }
 
   enable(): void {
@@ -88,12 +73,8 @@ export class HttpClientInstrumentation implements Instrumentation<HttpClientSett
       const { request, response } = message as { request: ClientRequest; response: IncomingMessage & Traced };
       onResponse(request, response);
     });
-    this.wrap(http.ClientRequest.prototype, requestEmit);
-    this.wrap(IncomingMessage.prototype, responseEmit);
-  }
-
-  disable(): void {
-    for (const undo of this.restore.splice(0)) undo();
+    this.wrapEmit(http.ClientRequest.prototype, requestEmit);
+    this.wrapEmit(IncomingMessage.prototype, responseEmit);
   }
 
   private subscribe(name: string, onMessage: (message: unknown) => void): void {
@@ -106,18 +87,6 @@ export class HttpClientInstrumentation implements Instrumentation<HttpClientSett
     };
     diagnosticsChannel.subscribe(name, listener);
     this.restore.push(() => diagnosticsChannel.unsubscribe(name, listener));
-  }
-
-  /** Replace `proto.emit` with an own property; disable() puts back exactly what was there. */
-  private wrap(proto: object, make: (original: Emit) => Emit): void {
-    const target = proto as { emit: Emit };
-    const own = Object.hasOwn(target, 'emit');
-    const previous = target.emit;
-    target.emit = make(previous);
-    this.restore.push(() => {
-      if (own) target.emit = previous;
-      else delete (target as Partial<typeof target>).emit;
-    });
   }
 
   private onCreated(request: ClientRequest): void {

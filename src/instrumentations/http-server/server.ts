@@ -23,10 +23,10 @@
 // objects and are not traced here.
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
-import { context, diag, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Tracer, type TracerProvider } from '@opentelemetry/api';
-import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { context, diag, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context } from '@opentelemetry/api';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { EmitInstrumentation, type Emit } from '../emit-instrumentation';
 import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
-import { DISTRO_VERSION } from '../../version';
 import { requestAttributes } from './attributes';
 import { REQUEST_STATE, type RequestState } from './route';
 
@@ -41,54 +41,23 @@ interface ServerState extends RequestState {
 }
 
 type Traced = { [REQUEST_CONTEXT]?: Context; [REQUEST_STATE]?: ServerState };
-type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
 
 export interface HttpServerSettings extends InstrumentationConfig {
   /** Query parameters whose values are replaced in `url.query`. */
   redactedQueryParamsServer?: string[];
 }
 
-export class HttpServerInstrumentation implements Instrumentation<HttpServerSettings> {
-  readonly instrumentationName = HTTP_SERVER_SCOPE;
-  readonly instrumentationVersion = DISTRO_VERSION;
-  private tracer: Tracer = trace.getTracer(HTTP_SERVER_SCOPE, DISTRO_VERSION);
-  private restore: (() => void)[] = [];
-
-  constructor(private settings: HttpServerSettings = {}) {}
-
-  setTracerProvider(provider: TracerProvider): void {
-    this.tracer = provider.getTracer(HTTP_SERVER_SCOPE, DISTRO_VERSION);
-  }
-  setMeterProvider(): void {}
-  setConfig(config: HttpServerSettings): void {
-    this.settings = config;
-  }
-  getConfig(): HttpServerSettings {
-    return this.settings;
+export class HttpServerInstrumentation extends EmitInstrumentation<HttpServerSettings> {
+  constructor(settings: HttpServerSettings = {}) {
+    super(HTTP_SERVER_SCOPE, settings);
   }
 
   enable(): void {
     if (this.restore.length) return;
-    this.wrap(http.Server.prototype, (emit) => this.serverEmit(emit, 'http'));
-    this.wrap(https.Server.prototype, (emit) => this.serverEmit(emit, 'https'));
-    this.wrap(IncomingMessage.prototype, requestEmit);
-    this.wrap(ServerResponse.prototype, responseEmit);
-  }
-
-  disable(): void {
-    for (const undo of this.restore.splice(0)) undo();
-  }
-
-  /** Replace `proto.emit` with an own property; disable() puts back exactly what was there. */
-  private wrap(proto: object, make: (original: Emit) => Emit): void {
-    const target = proto as { emit: Emit };
-    const own = Object.hasOwn(target, 'emit');
-    const previous = target.emit;
-    target.emit = make(previous);
-    this.restore.push(() => {
-      if (own) target.emit = previous;
-      else delete (target as Partial<typeof target>).emit;
-    });
+    this.wrapEmit(http.Server.prototype, (emit) => this.serverEmit(emit, 'http'));
+    this.wrapEmit(https.Server.prototype, (emit) => this.serverEmit(emit, 'https'));
+    this.wrapEmit(IncomingMessage.prototype, requestEmit);
+    this.wrapEmit(ServerResponse.prototype, responseEmit);
   }
 
   private serverEmit(original: Emit, component: 'http' | 'https'): Emit {

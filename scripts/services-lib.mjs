@@ -5,9 +5,9 @@
 // the parent is killed outright.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './free-port.mjs';
 
 const INSTALL_HINT = 'install it with `apt-get install -y postgresql redis-server`';
 const READY_TIMEOUT_MS = 30_000;
@@ -96,18 +96,6 @@ function unprivilegedUser() {
     throw new Error(`running as root and no \`postgres\` user exists; creating user sidetrace-pg failed: ${created.stderr.trim()}`);
   }
   return unprivilegedUser();
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startPostgres(bin, owned, log) {

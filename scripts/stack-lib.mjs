@@ -15,10 +15,10 @@
 // small shell watchdog) even when this process is killed outright.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.mjs';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const COLLECTOR_DIR = path.join(REPO_ROOT, 'collector');
@@ -121,17 +121,7 @@ export async function ensureBinaries({ log = () => {} } = {}) {
   return { otelcolBin: vars.OTELCOL_BIN, jaegerBin: vars.JAEGER_BIN, jaegerVersion: vars.JAEGER_VERSION };
 }
 
-/** A loopback port nobody listens on right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, LOOPBACK, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './free-port.mjs';
 
 /**
  * @param {import('./stack-lib.d.mts').StartStackOptions} [options]

@@ -140,7 +140,9 @@ test('a job with a corrupt carrier fails with a message naming what is wrong', a
   const connection = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
   const eventsConnection = new Redis(services.redisUrl, { maxRetriesPerRequest: null });
   const q = new Queue(queue, { connection });
-  const events = new QueueEvents(queue, { connection: eventsConnection });
+  // From the stream's start: QueueEvents is "ready" once connected, before its first read is sent, so a
+  // job that fails in between would otherwise be missed by waitUntilFinished (seen under load).
+  const events = new QueueEvents(queue, { connection: eventsConnection, lastEventId: '0' });
   try {
     await events.waitUntilReady();
     const job = await q.add('migration-batch', { carrier: { v: 1, name: 'x', runId: 'r1', total: 10, batchSize: 0 }, index: 0, cursorStart: 0, cursorEnd: 9 });

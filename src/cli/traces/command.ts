@@ -1,6 +1,7 @@
 // What every terminal command shares: argument parsing (node:util's
 // parseArgs), where Jaeger is (config, then --jaeger), the output, and the
 // one-line error and exit code for bad input and unreachable Jaegers.
+import { parseArgs } from 'node:util';
 import { readConfig } from '../../config';
 import type { Env } from '../../config/reader';
 import { JaegerClient, QueryError } from './jaeger';
@@ -22,6 +23,20 @@ export interface Session {
 }
 
 export const JAEGER_OPTION = { jaeger: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+/** The options of the commands that search a time window (`deploys`, `migration`): --service, --since, --limit and Jaeger's. */
+export function parseWindowOptions(command: string, argv: string[], allowPositionals: boolean) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...JAEGER_OPTION, service: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } },
+      allowPositionals,
+      strict: true,
+    });
+  } catch (err) {
+    throw usageError(command, err);
+  }
+}
 
 /** A node:util parseArgs error as one usage line. */
 export function usageError(command: string, err: unknown): UsageError {

@@ -1,8 +1,7 @@
 // `sidetrace deploys`: recent deploys and rollbacks recorded by `sidetrace
 // deploy` (src/deploy/, docs/deploys.md), newest first: version,
 // environment, performer, status, duration, steps and trace id.
-import { parseArgs } from 'node:util';
-import { countFlag, durationFlag, JAEGER_OPTION, nowMicros, openSession, runCommand, usageError, servicesToSearch } from './command';
+import { parseWindowOptions, countFlag, durationFlag, nowMicros, openSession, runCommand, servicesToSearch } from './command';
 import type { JaegerClient, JaegerSpan } from './jaeger';
 import { errorMessage, isError } from './model';
 import { columns, fit, formatDuration, formatShortTime, padEnd, padStart, printable, type Colors } from './terminal';
@@ -133,7 +132,7 @@ export function deployLines(rows: DeployRow[], width: number, c: Colors): string
 
 export function deploysMain(argv: string[]): Promise<number> {
   return runCommand(DEPLOYS_USAGE, argv, async () => {
-    const { values } = parseOptions(argv);
+    const { values } = parseWindowOptions('deploys', argv, false);
     const since = durationFlag('deploys', 'since', values.since, '30d')!;
     const limit = countFlag('deploys', 'limit', values.limit, 20, 1_500);
     const { client, out, note } = openSession('deploys', values.jaeger);
@@ -146,17 +145,4 @@ export function deploysMain(argv: string[]): Promise<number> {
     else out.write(`${deployLines(rows, out.width, out.colors).join('\n')}\n`);
     return 0;
   });
-}
-
-function parseOptions(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: { ...JAEGER_OPTION, service: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } },
-      allowPositionals: false,
-      strict: true,
-    });
-  } catch (err) {
-    throw usageError('deploys', err);
-  }
 }

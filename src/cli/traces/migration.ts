@@ -4,9 +4,8 @@
 // batch spans (one trace each) for failed and slow batches and the newest
 // progress. Markers are exported as they happen, so a run whose process
 // died still shows how far it got.
-import { parseArgs } from 'node:util';
 import * as A from '../../migration/attributes';
-import { countFlag, durationFlag, JAEGER_OPTION, nowMicros, openSession, runCommand, usageError, servicesToSearch, UsageError } from './command';
+import { parseWindowOptions, countFlag, durationFlag, nowMicros, openSession, runCommand, servicesToSearch, UsageError } from './command';
 import { QueryError, type JaegerClient, type JaegerSpan } from './jaeger';
 import { errorMessage } from './model';
 import { columns, fit, formatCount, formatDuration, formatSeconds, formatTime, padEnd, padStart, printable, type Colors } from './terminal';
@@ -293,7 +292,7 @@ async function spansTagged(
 
 export function migrationMain(argv: string[]): Promise<number> {
   return runCommand(MIGRATION_USAGE, argv, async () => {
-    const { values, positionals } = parseOptions(argv);
+    const { values, positionals } = parseWindowOptions('migration', argv, true);
     if (positionals.length !== 1 || !positionals[0].trim())
       throw new UsageError('migration: expected a migration name or run id (see sidetrace migration --help)');
     const wanted = positionals[0].trim();
@@ -319,17 +318,4 @@ export function migrationMain(argv: string[]): Promise<number> {
     out.write(values.json ? `${JSON.stringify(state, null, 2)}\n` : `${migrationLines(state, out.width, out.colors).join('\n')}\n`);
     return 0;
   });
-}
-
-function parseOptions(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: { ...JAEGER_OPTION, service: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw usageError('migration', err);
-  }
 }

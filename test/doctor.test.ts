@@ -214,9 +214,14 @@ describe('sidetrace doctor', () => {
   describe('the Jaeger step, against a server answering Jaeger query API from the receiver', () => {
     let jaegerUrl: string;
     let known = true; // false: answer as if the trace never reached Jaeger
+    let token: string | undefined; // set: answer 401 unless this bearer token is sent, as a Jaeger behind an auth proxy
     before(async () => {
       // /api/traces/<id> the way Jaeger answers it: 200 with data[0].spans/processes, or 404.
       jaegerUrl = await serve((req, res) => {
+        if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
+          res.writeHead(401).end('unauthorized');
+          return;
+        }
         const id = /^\/api\/traces\/([0-9a-f]{32})$/.exec(req.url ?? '')?.[1];
         const spans = known ? rx.spans.filter((s) => s.traceId === id) : [];
         if (!spans.length) {
@@ -238,6 +243,24 @@ describe('sidetrace doctor', () => {
       const r = await doctor(env({ SIDETRACE_JAEGER_QUERY_URL: jaegerUrl }));
       assert.equal(r.code, 0, r.stdout);
       assert.match(r.stdout, /^ok jaeger: trace [0-9a-f]{32} found at http:\/\/127\.0\.0\.1:\d+\/? \(span sidetrace\.doctor of service doctor-svc\)$/m);
+    });
+
+    it('sends SIDETRACE_JAEGER_HEADERS to an authenticated query endpoint and prints none of their values', async () => {
+      token = 'jaeger-s3cret-token';
+      try {
+        const denied = await doctor(env({ SIDETRACE_JAEGER_QUERY_URL: jaegerUrl }));
+        assert.equal(denied.code, 1);
+        assert.match(
+          denied.stdout,
+          /^FAIL jaeger: http:\/\/127\.0\.0\.1:\d+\/? refused the query \(HTTP 401\); set its credentials in SIDETRACE_JAEGER_HEADERS$/m,
+        );
+        const r = await doctor(env({ SIDETRACE_JAEGER_QUERY_URL: jaegerUrl, SIDETRACE_JAEGER_HEADERS: `Authorization=Bearer%20${token}` }));
+        assert.equal(r.code, 0, r.stdout);
+        assert.match(r.stdout, /^ok jaeger: trace [0-9a-f]{32} found at /m);
+        assert.doesNotMatch(r.stdout + r.stderr, /jaeger-s3cret-token/);
+      } finally {
+        token = undefined;
+      }
     });
 
     it('fails with the reason when the trace never shows up', async () => {

@@ -233,8 +233,14 @@ class Doctor {
     let last = 'no answer';
     for (;;) {
       try {
-        const res = await fetch(u, { signal: AbortSignal.timeout(STEP_TIMEOUT_MS) });
+        // The same credentials the terminal commands send to an authenticated query endpoint.
+        const res = await fetch(u, { headers: this.config.terminal.jaegerHeaders, signal: AbortSignal.timeout(STEP_TIMEOUT_MS) });
         const body = await res.text();
+        if (res.status === 401 || res.status === 403) {
+          // Refused credentials do not change while polling: fail now.
+          this.step('FAIL', 'jaeger', `${base} refused the query (HTTP ${res.status}); set its credentials in SIDETRACE_JAEGER_HEADERS`);
+          return;
+        }
         last = `${res.status}`;
         if (res.ok) {
           const trace = (
@@ -281,7 +287,7 @@ function networkError(err: unknown): string {
 
 /** Values that must never be printed, even inside an error text: header values, passwords, URL userinfo and query values. */
 function secretsOf(config: SidetraceConfig, secretValues: string[]): string[] {
-  const values = [...Object.values(config.otlp.headers), config.jaeger.password, ...secretValues];
+  const values = [...Object.values(config.otlp.headers), ...Object.values(config.terminal.jaegerHeaders), config.jaeger.password, ...secretValues];
   for (const url of [config.otlp.endpoint, config.jaeger.endpoint, config.doctor.collectorHealthUrl, config.doctor.jaegerQueryUrl]) {
     if (!url) continue;
     try {

@@ -20,6 +20,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, AlwaysO
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { encodeTraceRequest } from '../src/sdk/otlp-protobuf';
+import { readConfig } from '../src/config';
+import { describeExporter } from '../src/logging/describe';
 import { decodeTraceRequest, type ReceivedSpan } from './helpers/otlp-decode.mjs';
 import { startOtlpReceiver, type OtlpReceiver } from './helpers/otlp-receiver';
 import { FIXTURES, ROOT, run, startApp, type RunningApp } from './helpers/app';
@@ -259,6 +261,13 @@ async function exportThroughConfiguredExporter(receiver: OtlpReceiver, env: Reco
 }
 
 describe('the preload exporter', () => {
+  it('the start-up line names the upstream serializer when SIDETRACE_OTLP_ENCODER=upstream, and says nothing of the default', () => {
+    const line = (env: Record<string, string>) => describeExporter('otlp', readConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', ...env }).config);
+    assert.equal(line({}), 'otlp http/protobuf http://127.0.0.1:4318/v1/traces');
+    assert.equal(line({ SIDETRACE_OTLP_ENCODER: 'upstream' }), 'otlp http/protobuf http://127.0.0.1:4318/v1/traces (upstream serializer)');
+    assert.equal(line({ SIDETRACE_OTLP_ENCODER: 'upstream', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), 'otlp http/json http://127.0.0.1:4318/v1/traces');
+  });
+
   let receiver: OtlpReceiver;
   before(async () => {
     receiver = await startOtlpReceiver();

@@ -13,7 +13,9 @@ export function describeExporter(name: TracesExporterName, config: SidetraceConf
   switch (name) {
     case 'otlp': {
       const h = maskedHeaders(config.otlp.headers);
-      return `otlp ${config.otlp.protocol} ${maskedUrl(config.otlp.endpoint)}${h ? ` (headers ${h})` : ''}${config.otlp.compression === 'gzip' ? ' gzip' : ''}`;
+      // The default encoder goes unsaid; the escape hatch is named so that a report shows it is in use.
+      const encoder = config.otlp.protocol === 'http/protobuf' && config.otlp.encoder === 'upstream' ? ' (upstream serializer)' : '';
+      return `otlp ${config.otlp.protocol} ${maskedUrl(config.otlp.endpoint)}${h ? ` (headers ${h})` : ''}${config.otlp.compression === 'gzip' ? ' gzip' : ''}${encoder}`;
     }
     case 'jaeger':
       return config.jaeger.endpoint

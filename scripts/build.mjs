@@ -161,11 +161,12 @@ await esbuild.build({
   plugins: [throughVendor],
 });
 
-// compile-cache.js: what the preload runs before loading sidetrace.js (src/start/compile-cache.ts).
+// preflight.js: what the preload runs before loading sidetrace.js (src/start/preflight.ts): the compile cache,
+// and the tracing-off decision, so that tracing off never reads sidetrace.js.
 await esbuild.build({
   ...common,
-  entryPoints: [path.join(LIB, 'start', 'compile-cache.js')],
-  outfile: path.join(DIST, 'compile-cache.js'),
+  entryPoints: [path.join(LIB, 'start', 'preflight.js')],
+  outfile: path.join(DIST, 'preflight.js'),
   plugins: [throughVendor],
 });
 
@@ -204,11 +205,11 @@ const entry = (file, text, mode) => {
 };
 entry(
   'preload.js',
-  `'use strict';\n// node --require sidetrace/preload app.js (src/preload.ts)\nrequire('./compile-cache.js').enableCompileCache();\nrequire('./sidetrace.js').start().startFromPreload();\n`,
+  `'use strict';\n// node --require sidetrace/preload app.js (src/preload.ts)\nconst preflight = require('./preflight.js');\npreflight.enableCompileCache();\nif (!preflight.tracingOffAtPreload()) require('./sidetrace.js').start().startFromPreload();\n`,
 );
 entry(
   'register.mjs',
-  `// node --import sidetrace/register app.mjs (src/register.mts)\nimport { createRequire } from 'node:module';\n\nconst require = createRequire(import.meta.url);\nrequire('./compile-cache.js').enableCompileCache();\nrequire('./sidetrace.js').start().startFromPreload({ esm: true });\n`,
+  `// node --import sidetrace/register app.mjs (src/register.mts)\nimport { createRequire } from 'node:module';\n\nconst require = createRequire(import.meta.url);\nconst preflight = require('./preflight.js');\npreflight.enableCompileCache();\nif (!preflight.tracingOffAtPreload()) require('./sidetrace.js').start().startFromPreload({ esm: true });\n`,
 );
 entry('index.js', `'use strict';\n// The library API (types: dist/lib/index.d.ts).\nmodule.exports = require('./sidetrace.js').api();\n`);
 entry('cli/index.js', `#!/usr/bin/env node\n'use strict';\nrequire('../sidetrace.js').cli();\n`, 0o755);

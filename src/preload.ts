@@ -1,6 +1,7 @@
 // `node --require sidetrace/preload app.js`: start tracing before the app loads anything.
-// The compile cache goes first, so that it covers what start() loads.
-import { enableCompileCache } from './start/compile-cache';
+// The preflight goes first: the compile cache, so that it covers what start()
+// loads, and the tracing-off decision, so that tracing off loads nothing more.
+import { enableCompileCache, tracingOffAtPreload } from './start/preflight';
 
 enableCompileCache();
-(require('./start') as typeof import('./start')).startFromPreload();
+if (!tracingOffAtPreload()) (require('./start') as typeof import('./start')).startFromPreload();

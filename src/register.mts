@@ -4,5 +4,6 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-(require('./start/compile-cache.js') as typeof import('./start/compile-cache.js')).enableCompileCache();
-(require('./start/index.js') as typeof import('./start/index.js')).startFromPreload({ esm: true });
+const preflight = require('./start/preflight.js') as typeof import('./start/preflight.js');
+preflight.enableCompileCache();
+if (!preflight.tracingOffAtPreload()) (require('./start/index.js') as typeof import('./start/index.js')).startFromPreload({ esm: true });

@@ -83,6 +83,22 @@ describe('preload', () => {
     assert.equal(rx.spans.slice(before).filter((s) => s.resource['service.name'] === 'off-svc').length, 0);
   });
 
+  it('tracing off: a bad value and the off line are said once, also when the app then calls start() itself', async () => {
+    const index = path.join(BUILD, 'index.js');
+    const r = await run(
+      process.execPath,
+      ['--require', PRELOAD, '-e', `require(${JSON.stringify(index)}).start(); require(${JSON.stringify(index)}).start()`],
+      {
+        env: { OTEL_BSP_MAX_QUEUE_SIZE: 'lots' },
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(sidetraceLines(r.stderr), [
+      'sidetrace: OTEL_BSP_MAX_QUEUE_SIZE="lots" is not a whole number from 1 to 1000000; using 2048',
+      'sidetrace: tracing is off: no exporter is configured; set OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER) or SIDETRACE_ENABLED=true to turn it on',
+    ]);
+  });
+
   it('OTEL_SDK_DISABLED=true wins over SIDETRACE_ENABLED=true and an endpoint', async () => {
     const a = await app({ OTEL_SDK_DISABLED: 'true', SIDETRACE_ENABLED: 'true', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url });
     assert.deepEqual(JSON.parse((await get(`${a.url}/loaded`)).body), []);

@@ -12,6 +12,7 @@ import type { Instrumentation, InstrumentationBase } from '@opentelemetry/instru
 import { isBuiltin } from 'node:module';
 import { importedFirst } from '../instrumentations/first-require';
 import { installShutdownHooks, withTimeout } from './shutdown';
+import { announceTracingOff } from './off';
 import { DISTRO_VERSION } from '../version';
 
 export interface StartOptions {
@@ -63,7 +64,7 @@ export function start(options: StartOptions = {}): StartResult {
   // through the main thread's exporter and says nothing the main thread said (src/sdk/worker-spans.ts).
   const inWorker = !(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
   if (inWorker) options = { ...options, announce: false, shutdownHooks: false };
-  else for (const p of problems) log.warn(p.message);
+  else if (config.enabled || config.agent === 'newrelic') for (const p of problems) log.warn(p.message);
 
   if (config.agent === 'newrelic') {
     const { startNewRelicAgent, stopNewRelicAgent } = require('../newrelic/agent') as typeof import('../newrelic/agent');
@@ -74,7 +75,7 @@ export function start(options: StartOptions = {}): StartResult {
   }
 
   if (!config.enabled) {
-    if (options.announce !== false) log.info(`tracing is off: ${config.disabledReason}`);
+    announceTracingOff(config, problems, { inWorker, announce: options.announce !== false });
     result = { enabled: false, config, instrumentations: [], onFirstRequire: [] };
     return result;
   }

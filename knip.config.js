@@ -22,7 +22,8 @@ module.exports = {
         'examples/**/*.js',
       ],
       project: ['src/**/*.{ts,mts}', 'test/**/*.{ts,js,mjs,cjs}', 'bench/**/*.{js,mjs,cjs}', 'scripts/**/*.mjs', 'examples/**/*.js'],
-      ignoreDependencies: INSTRUMENTATION_PACKAGES,
+      // Those the code also imports by a literal name are already used in knip's eyes.
+      ignoreDependencies: INSTRUMENTATION_PACKAGES.filter((pkg) => pkg !== '@opentelemetry/instrumentation-http'),
       // System tools: scripts/services-lib.mjs runs useradd when started as root; the HTTPS tests make a certificate with openssl.
       ignoreBinaries: ['useradd', 'openssl'],
     },

@@ -17,7 +17,7 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 /** Node >= 22.12 has the http.client.* channels: the http client spans are sidetrace's, and upstream's http instrumentation does not load. */
 const LEAN_HTTP_CLIENT = major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
 const APP = path.join(FIXTURES, 'fetch-client-app.js');
-const CASES = ['get', 'post', 'not-found', 'server-error', 'refused', 'aborted', 'redirect', 'unconsumed'];
+const CASES = ['get', 'post', 'not-found', 'server-error', 'refused', 'aborted', 'redirect', 'unconsumed', 'unread-large'];
 /** Client spans per run: one per case, two for the redirect (fetch follows it), none for the fetch with no parent. */
 const CLIENT_SPANS = CASES.length + 1;
 
@@ -33,6 +33,7 @@ before(async () => {
     const url = req.url ?? '/';
     received.set(url, req.headers.traceparent as string | undefined);
     if (url.startsWith('/hang')) return; // never answered: the aborted case
+    if (url.startsWith('/large')) return void res.end(Buffer.alloc(8 * 1024 * 1024, 'x'));
     if (url.startsWith('/missing')) res.statusCode = 404;
     if (url.startsWith('/fail')) res.statusCode = 500;
     if (url.startsWith('/redirect')) {
@@ -193,6 +194,12 @@ describe('fetch client spans', { timeout: 120_000 }, () => {
       ],
     );
     assert.equal(lean.seen.unconsumed.outcome, 200);
+    // A large body never read: the span stays open until the response is garbage-collected, then ends with undici's cancellation.
+    assert.equal(lean.seen['unread-large'].outcome, '200 cancelled');
+    const [unread] = lean.clients('unread-large');
+    assert.equal(unread.attributes['http.response.status_code'], 200);
+    assert.equal(unread.status.code, 2);
+    assert.equal(unread.attributes['error.type'], 'Error');
     assert.equal(lean.clients('unconsumed')[0].attributes['http.response.status_code'], 200);
   });
 

@@ -15,7 +15,8 @@
 // - `undici:client:sendHeaders`: the peer address and protocol version.
 // - `undici:request:headers`: status code; 400 and above is an error.
 // - `undici:request:trailers` (the body fully received, read by the app or
-//   not) and `undici:request:error` (refused, reset, aborted) end the span.
+//   not) and `undici:request:error` (refused, reset, aborted, or an unread
+//   response garbage-collected) end the span.
 // A redirect fetch follows is a new request: a span of its own, as upstream's.
 // Left out, as sidetrace sets none of them: upstream's hooks
 // (ignoreRequestHook, requestHook, startSpanHook, responseHook),
@@ -128,19 +129,24 @@ export class UndiciInstrumentation extends EmitInstrumentation<InstrumentationCo
     span.end();
   }
 
+  // `error` is not always an Error: a response garbage-collected with its body unread cancels the request with a string.
   private onError(request: UndiciRequest, error: Error & { code?: string | number }): void {
     const span = this.spans.get(request);
     if (span === undefined) return;
     this.spans.delete(request);
-    // An abort the app asked for (AbortController) is not an error (HTTP semantic conventions): the span just ends.
-    const aborted = error.name === 'AbortError' || (error instanceof DOMException && error.code === DOMException.ABORT_ERR);
-    if (!aborted) {
-      // A low-cardinality class: the code or the name, never the message.
-      span.setAttribute('error.type', String(error.code || error.name || 'Error'));
-      span.recordException(error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    try {
+      const { name, code, message } = (error ?? {}) as Partial<typeof error>;
+      // An abort the app asked for (AbortController) is not an error (HTTP semantic conventions): the span just ends.
+      const aborted = name === 'AbortError' || (error instanceof DOMException && code === DOMException.ABORT_ERR);
+      if (!aborted) {
+        // A low-cardinality class: the code or the name, never the message.
+        span.setAttribute('error.type', String(code || name || 'Error'));
+        span.recordException(error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message });
+      }
+    } finally {
+      span.end();
     }
-    span.end();
   }
 }
 

@@ -5,9 +5,11 @@
 // side on older Node); upstream's instrumentation-http (SIDETRACE_NOISE=off,
 // its server side idle: the load process serves nothing). At 100% and at 10%
 // sampling (parentbased_traceidratio 0.1). Interleaved, medians. Spans go to
-// the local OTLP sink.
+// the local OTLP sink. With --fetch, the calls are fetch() calls and the
+// variants are about the undici instrumentation: none, sidetrace's own on
+// undici's diagnostics channels, upstream instrumentation-undici.
 //
-//   npm run build && node bench/http-client.mjs [--calls 20000] [--concurrency 20] [--reps 3]
+//   npm run build && node bench/http-client.mjs [--fetch] [--calls 20000] [--concurrency 20] [--reps 3]
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +22,7 @@ const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) 
 const CALLS = Number(flag('--calls', 20000));
 const CONCURRENCY = Number(flag('--concurrency', 20));
 const REPS = Number(flag('--reps', 3));
+const FETCH = args.includes('--fetch');
 const PRELOAD = path.join(REPO_ROOT, 'dist', 'preload.js');
 const LOAD = path.join(REPO_ROOT, 'bench', 'lib', 'http-client-load.cjs');
 
@@ -31,22 +34,28 @@ const traced = { OTEL_SERVICE_NAME: 'bench-http-client', OTEL_EXPORTER_OTLP_ENDP
 const tenth = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
 const [major, minor] = process.versions.node.split('.').map(Number);
 const channels = major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
-const defaultLabel = channels
-  ? 'sidetrace default: http.client.* diagnostics channels'
-  : "sidetrace default: upstream instrumentation-http's client side (no channel on this Node)";
+const instrumentation = FETCH ? 'undici' : 'http';
+const defaultLabel = FETCH
+  ? 'sidetrace default: undici:* diagnostics channels'
+  : channels
+    ? 'sidetrace default: http.client.* diagnostics channels'
+    : "sidetrace default: upstream instrumentation-http's client side (no channel on this Node)";
+const off = { OTEL_NODE_DISABLED_INSTRUMENTATIONS: instrumentation };
+// Under SIDETRACE_NOISE=off only the measured instrumentation loads (upstream's http wraps node:http, which fetch does not use).
+const upstream = { SIDETRACE_NOISE: 'off', ...(FETCH ? { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'undici' } : {}) };
 const preload = ['--require', PRELOAD];
 const variants = {
   bare: { label: 'bare node', nodeArgs: [], env: {} },
   none: {
-    label: 'sidetrace, no http client spans (OTEL_NODE_DISABLED_INSTRUMENTATIONS=http)',
+    label: `sidetrace, no ${FETCH ? 'fetch' : 'http client'} spans (OTEL_NODE_DISABLED_INSTRUMENTATIONS=${instrumentation})`,
     nodeArgs: preload,
-    env: { ...traced, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' },
+    env: { ...traced, ...off },
   },
   default: { label: defaultLabel, nodeArgs: preload, env: traced },
-  upstream: { label: 'upstream instrumentation-http (SIDETRACE_NOISE=off)', nodeArgs: preload, env: { ...traced, SIDETRACE_NOISE: 'off' } },
-  none10: { label: 'no http client spans, 10% sampled', nodeArgs: preload, env: { ...traced, ...tenth, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' } },
+  upstream: { label: `upstream instrumentation-${instrumentation} (SIDETRACE_NOISE=off)`, nodeArgs: preload, env: { ...traced, ...upstream } },
+  none10: { label: `no ${FETCH ? 'fetch' : 'http client'} spans, 10% sampled`, nodeArgs: preload, env: { ...traced, ...tenth, ...off } },
   default10: { label: `${defaultLabel}, 10% sampled`, nodeArgs: preload, env: { ...traced, ...tenth } },
-  upstream10: { label: 'upstream instrumentation-http, 10% sampled', nodeArgs: preload, env: { ...traced, ...tenth, SIDETRACE_NOISE: 'off' } },
+  upstream10: { label: `upstream instrumentation-${instrumentation}, 10% sampled`, nodeArgs: preload, env: { ...traced, ...tenth, ...upstream } },
 };
 const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
 const spans = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
@@ -56,7 +65,7 @@ for (let rep = 0; rep < REPS; rep++) {
     const out = await new Promise((resolve, reject) =>
       execFile(
         process.execPath,
-        [...v.nodeArgs, LOAD, url, String(CALLS), String(CONCURRENCY)],
+        [...v.nodeArgs, LOAD, url, String(CALLS), String(CONCURRENCY), FETCH ? 'fetch' : 'http'],
         { env: cleanEnv(v.env), timeout: 120_000 },
         (err, stdout, stderr) => (/cpu_us_per_call=/.test(stdout) ? resolve(stdout) : reject(new Error(`${name}: ${err?.message ?? ''} ${stdout} ${stderr}`))),
       ),
@@ -76,7 +85,7 @@ console.log(
     .map((x) => x.toFixed(1))
     .join(' ')}`,
 );
-console.log(`${CALLS} calls, ${CONCURRENCY} in flight, median of ${REPS}\n`);
+console.log(`${CALLS} ${FETCH ? 'fetch' : 'http.get'} calls, ${CONCURRENCY} in flight, median of ${REPS}\n`);
 console.log(
   table(
     ['variant', 'caller CPU µs per call', 'added by client spans (µs)', 'spans exported per run'],

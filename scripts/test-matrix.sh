@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SMOKE=(test/preload.test.ts test/noise.test.ts test/http-server.test.ts test/http-server-jaeger.test.ts test/http-client.test.ts test/runtimes.test.ts test/deploy.test.ts test/cli.test.ts)
+SMOKE=(test/preload.test.ts test/noise.test.ts test/http-server.test.ts test/http-server-jaeger.test.ts test/http-client.test.ts test/fetch-client.test.ts test/runtimes.test.ts test/deploy.test.ts test/cli.test.ts)
 
 leg() { # leg <major> <bundled|unbundled> <test files...>
   local major=$1 build=$2 node

@@ -1,14 +1,21 @@
-// Outgoing http.request calls, each inside its own root span (as each call a
-// traced request makes), for bench/http-client.mjs: argv URL COUNT CONCURRENCY.
+// Outgoing http.get (or fetch) calls, each inside its own root span (as each call a
+// traced request makes), for bench/http-client.mjs: argv URL COUNT CONCURRENCY [http|fetch].
 // Prints one line: `calls=N cpu_us_per_call=X`.
 const http = require('node:http');
 const path = require('node:path');
 const { trace } = require(path.join(__dirname, '..', '..', 'node_modules', '@opentelemetry', 'api'));
 
-const [url, count, concurrency] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const [url, count, concurrency, kind] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), process.argv[5] ?? 'http'];
 const tracer = trace.getTracer('bench');
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const get = () =>
+// fetch keeps its connections alive in undici's global pool.
+const fetchOne = () =>
+  tracer.startActiveSpan('parent', async (parent) => {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    parent.end();
+  });
+const httpGet = () =>
   new Promise((resolve, reject) => {
     tracer.startActiveSpan('parent', (parent) => {
       http
@@ -21,6 +28,8 @@ const get = () =>
         .on('error', reject);
     });
   });
+
+const get = kind === 'fetch' ? fetchOne : httpGet;
 
 async function run(n) {
   let next = 0;

@@ -14,6 +14,7 @@ import { maskedUrl, oneLine } from '../logging/mask';
 import {
   describeAsyncContextFrame,
   describeClientInstrumentation,
+  describeFetchInstrumentation,
   describeExporter,
   describeSampler,
   describeServerInstrumentation,
@@ -149,6 +150,7 @@ class Doctor {
       ],
       ['http server spans', describeServerInstrumentation(c, [...plan.load, ...plan.onFirstRequire])],
       ['http client spans', describeClientInstrumentation(c, plan.load)],
+      ['fetch spans', describeFetchInstrumentation(c, plan.load)],
       ['AsyncContextFrame', `${describeAsyncContextFrame()} (in this node, ${process.version})`],
       ['collector health', c.doctor.collectorHealthUrl ?? 'not checked'],
       ['jaeger query', c.doctor.jaegerQueryUrl ?? 'not set (SIDETRACE_JAEGER_QUERY_URL)'],

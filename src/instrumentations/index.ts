@@ -70,7 +70,9 @@ const SPECS: InstrumentationSpec[] = [
     targets: [],
     defaultOn: true,
     upstreamOn: true,
-    noiseConfig: () => ({ requireParentforSpans: true }),
+    // fetch spans from sidetrace's own instrumentation on undici's diagnostics channels (./undici.ts), which
+    // installs no require hook; like upstream's with requireParentforSpans, it makes none for a fetch with no parent.
+    lean: { load: () => require('./undici').UndiciInstrumentation },
   },
   {
     name: 'express',

@@ -47,6 +47,12 @@ export function describeClientInstrumentation(config: SidetraceConfig, loaded: s
   return `upstream instrumentation-http (Node ${process.versions.node} has no http.client.request.created channel: 22.12+)`;
 }
 
+/** Which instrumentation makes the client spans of fetch and the undici package. */
+export function describeFetchInstrumentation(config: SidetraceConfig, loaded: string[]): string {
+  if (!loaded.includes('undici')) return 'none (undici not loaded)';
+  return config.noise.enabled ? 'sidetrace (undici:* diagnostics channels)' : 'upstream instrumentation-undici';
+}
+
 /**
  * Whether Node's AsyncContextFrame carries async context (AsyncLocalStorage
  * without async_hooks: cheaper context switches per request), with advice when

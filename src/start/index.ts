@@ -3,7 +3,14 @@
 // else (no SDK, no instrumentation) and says so in one line.
 import { readConfig, type SidetraceConfig } from '../config';
 import { oneLine } from '../logging/mask';
-import { describeAsyncContextFrame, describeClientInstrumentation, describeSampler, describeServerInstrumentation, describeTargets } from '../logging/describe';
+import {
+  describeAsyncContextFrame,
+  describeClientInstrumentation,
+  describeFetchInstrumentation,
+  describeSampler,
+  describeServerInstrumentation,
+  describeTargets,
+} from '../logging/describe';
 import { appDirs, planInstrumentations } from '../instrumentations';
 import { log, setLogLevel, wireDiagnostics } from '../logging/log';
 import { serviceIdentity, type ServiceIdentity } from '../sdk/resource';
@@ -116,6 +123,7 @@ export function start(options: StartOptions = {}): StartResult {
           `; http server spans: ${describeServerInstrumentation(config, [...names.atStart, ...names.onFirstRequire])}` +
           `; AsyncContextFrame ${describeAsyncContextFrame()}` +
           `; http client spans: ${describeClientInstrumentation(config, names.atStart)}` +
+          `; fetch spans: ${describeFetchInstrumentation(config, names.atStart)}` +
           `; instrumentations: ${names.atStart.join(', ') || 'none'}` +
           `${names.onFirstRequire.length ? ` (+${names.onFirstRequire.length} when the app first ${syncEsm ? 'imports or requires' : 'requires'} their module)` : ''}`,
       ),

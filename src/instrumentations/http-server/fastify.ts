@@ -12,8 +12,8 @@
 //   recorded: a 4xx is the client's and leaves a server span's status unset.
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
-import { InstrumentationBase, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { DISTRO_VERSION } from '../../version';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { EmitInstrumentation } from '../emit-instrumentation';
 import { recordRequestError, requestState, setRoute } from './route';
 
 const INITIALIZATION = 'fastify.initialization';
@@ -73,22 +73,15 @@ function onInitialization(message: unknown): void {
   }
 }
 
-export class FastifyRouteInstrumentation extends InstrumentationBase {
+// Not an InstrumentationBase: it patches no module, and that base class installs a require hook when constructed.
+export class FastifyRouteInstrumentation extends EmitInstrumentation<InstrumentationConfig> {
   constructor(config: InstrumentationConfig = {}) {
-    super('sidetrace-http-server-fastify', DISTRO_VERSION, config);
+    super('sidetrace-http-server-fastify', config);
   }
 
-  protected init(): [] {
-    return [];
-  }
-
-  override enable(): void {
-    super.enable();
+  enable(): void {
+    if (this.restore.length) return;
     diagnostics.subscribe(INITIALIZATION, onInitialization);
-  }
-
-  override disable(): void {
-    super.disable();
-    diagnostics.unsubscribe(INITIALIZATION, onInitialization);
+    this.restore.push(() => diagnostics.unsubscribe(INITIALIZATION, onInitialization));
   }
 }

@@ -6,9 +6,11 @@
 // routes (method `_special`) are not named. Only 5xx responses are recorded
 // as errors: a 4xx leaves a server span's status unset.
 import type { IncomingMessage } from 'node:http';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { DISTRO_VERSION } from '../../version';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { ExportsHook } from '../exports-hook';
 import { recordRequestError, setRoute } from './route';
+
+const WRAPPED = Symbol.for('sidetrace.hapi.wrapped');
 
 interface HapiRequestLike {
   raw: { req: IncomingMessage };
@@ -37,7 +39,7 @@ function onPreResponse(request: HapiRequestLike, h: HapiToolkitLike): symbol {
 }
 
 function withRouteExtension(create: ServerFactory): ServerFactory {
-  return function server(this: unknown, ...args: unknown[]) {
+  const server = function server(this: unknown, ...args: unknown[]) {
     const instance = create.apply(this, args);
     try {
       instance.ext('onPreResponse', onPreResponse);
@@ -46,26 +48,21 @@ function withRouteExtension(create: ServerFactory): ServerFactory {
     }
     return instance;
   };
+  (server as unknown as { [WRAPPED]: boolean })[WRAPPED] = true;
+  return server;
 }
 
-export class HapiRouteInstrumentation extends InstrumentationBase {
-  constructor(config: InstrumentationConfig = {}) {
-    super('sidetrace-http-server-hapi', DISTRO_VERSION, config);
-  }
+/** `server` and `Server` are the same factory (@hapi/hapi 17–21, lib/index.js); both are public. */
+function patchHapi(exports: unknown): boolean {
+  if (typeof exports !== 'object' || exports === null) return false;
+  const e = exports as Record<string, ServerFactory & { [WRAPPED]?: boolean }>;
+  if (typeof e.server !== 'function') return false;
+  for (const name of ['server', 'Server']) if (typeof e[name] === 'function' && !e[name][WRAPPED]) e[name] = withRouteExtension(e[name]);
+  return true;
+}
 
-  protected init() {
-    return new InstrumentationNodeModuleDefinition(
-      '@hapi/hapi',
-      ['>=17.0.0 <22'],
-      (exports: Record<string, ServerFactory>) => {
-        // `server` and `Server` are the same factory (lib/index.js); both are public.
-        for (const name of ['server', 'Server'])
-          if (typeof exports[name] === 'function' && !isWrapped(exports[name])) this._wrap(exports, name, withRouteExtension);
-        return exports;
-      },
-      (exports: Record<string, ServerFactory>) => {
-        for (const name of ['server', 'Server']) if (isWrapped(exports[name])) this._unwrap(exports, name);
-      },
-    );
+export class HapiRouteInstrumentation extends ExportsHook {
+  constructor(config: InstrumentationConfig = {}) {
+    super('sidetrace-http-server-hapi', { '@hapi/hapi': patchHapi }, config);
   }
 }

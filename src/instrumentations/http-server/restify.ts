@@ -6,9 +6,11 @@
 // are recorded: a 4xx (the router's 404 and 405 too) leaves a server span's
 // status unset.
 import type { IncomingMessage } from 'node:http';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition, isWrapped, type InstrumentationConfig } from '@opentelemetry/instrumentation';
-import { DISTRO_VERSION } from '../../version';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import { ExportsHook } from '../exports-hook';
 import { recordRequestError, setRoute } from './route';
+
+const WRAPPED = Symbol.for('sidetrace.restify.wrapped');
 
 interface RestifyServerLike {
   on(event: 'routed', listener: (req: IncomingMessage, res: unknown, route: { path?: unknown } | undefined) => void): void;
@@ -37,7 +39,7 @@ function onRestifyError(req: IncomingMessage, _res: unknown, err: unknown, callb
 }
 
 function withRouteListeners(create: CreateServer): CreateServer {
-  return function createServer(this: unknown, ...args: unknown[]) {
+  const createServer = function createServer(this: unknown, ...args: unknown[]) {
     const server = create.apply(this, args);
     try {
       server.on('routed', onRouted);
@@ -47,24 +49,21 @@ function withRouteListeners(create: CreateServer): CreateServer {
     }
     return server;
   };
+  (createServer as unknown as { [WRAPPED]: boolean })[WRAPPED] = true;
+  return createServer;
 }
 
-export class RestifyRouteInstrumentation extends InstrumentationBase {
-  constructor(config: InstrumentationConfig = {}) {
-    super('sidetrace-http-server-restify', DISTRO_VERSION, config);
-  }
+/** restify 10–12: `createServer` on the package's exports. */
+function patchRestify(exports: unknown): boolean {
+  if (typeof exports !== 'object' || exports === null) return false;
+  const e = exports as { createServer?: CreateServer & { [WRAPPED]?: boolean } };
+  if (typeof e.createServer !== 'function') return false;
+  if (!e.createServer[WRAPPED]) e.createServer = withRouteListeners(e.createServer);
+  return true;
+}
 
-  protected init() {
-    return new InstrumentationNodeModuleDefinition(
-      'restify',
-      ['>=10.0.0 <13'],
-      (exports: Record<string, CreateServer>) => {
-        if (typeof exports.createServer === 'function' && !isWrapped(exports.createServer)) this._wrap(exports, 'createServer', withRouteListeners);
-        return exports;
-      },
-      (exports: Record<string, CreateServer>) => {
-        if (isWrapped(exports.createServer)) this._unwrap(exports, 'createServer');
-      },
-    );
+export class RestifyRouteInstrumentation extends ExportsHook {
+  constructor(config: InstrumentationConfig = {}) {
+    super('sidetrace-http-server-restify', { restify: patchRestify }, config);
   }
 }

@@ -57,6 +57,13 @@ describe('TraceIdRatioSampler against the SDK TraceIdRatioBasedSampler (in proce
       }),
       { numRuns: 20000 },
     );
+    // Not a string at all (a broken IdGenerator): dropped, never a throw into the app.
+    for (const id of [undefined, null, 42, {}]) {
+      assert.equal(
+        new TraceIdRatioSampler(1).shouldSample(ROOT_CONTEXT, id).decision,
+        new TraceIdRatioBasedSampler(1).shouldSample(ROOT_CONTEXT, id as never).decision,
+      );
+    }
   });
 });
 

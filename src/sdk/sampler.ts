@@ -26,7 +26,7 @@ export class TraceIdRatioSampler implements Sampler {
   }
 
   shouldSample(_context: Context, traceId: string, _spanName?: string, _spanKind?: SpanKind, _attributes?: Attributes, _links?: Link[]): SamplingResult {
-    if (traceId.length !== 32) return DROPPED;
+    if (typeof traceId !== 'string' || traceId.length !== 32) return DROPPED;
     let accumulation = 0;
     let any = 0;
     for (let i = 0; i < 32; i += 8) {

@@ -112,8 +112,8 @@ export function redactQuery(value: string, secretParams: Set<string>): string {
 
 /**
  * Statements repeat (a parameterised query is the same text every time), so
- * those with nothing to obfuscate are remembered: the check runs at a span's
- * start and again at its end. Statements that held literals are never kept.
+ * those with nothing to obfuscate are remembered. Statements that held
+ * literals are never kept.
  */
 const CLEAN_SQL_CACHE_SIZE = 256;
 const CLEAN_SQL_MAX_LENGTH = 2048;
@@ -155,11 +155,10 @@ export class RedactionProcessor implements SpanProcessor {
     }
   }
 
-  onStart(span: Span, _parentContext: Context): void {
-    this.scrub(span);
-  }
+  // Nothing reads a span's attributes before it ends (the other processors read them in onEnd, the export after
+  // it), so one scrub, when the span is about to freeze, covers what was set at start and what was set later.
+  onStart(_span: Span, _parentContext: Context): void {}
 
-  // Attributes set after start (response headers, late URLs) are scrubbed before the span freezes.
   onEnding(span: Span): void {
     this.scrub(span);
   }

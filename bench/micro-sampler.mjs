@@ -6,25 +6,12 @@
 // process, interleaved rounds, medians of ns per decision.
 //
 //   npm run build && node bench/micro-sampler.mjs [--node 24|20|PATH] [--rounds 7] [--decisions 2000000]
-import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { REPO_ROOT } from './lib/procs.mjs';
+import { flag, nodeBinary } from './lib/args.mjs';
 import { median, machine } from './lib/stats.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i === -1 ? fallback : args[i + 1];
-};
-const choice = flag('--node', undefined);
-const NODE = !choice
-  ? process.execPath
-  : /^\d+$/.test(choice)
-    ? execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'node-install.sh'), choice], { encoding: 'utf8' })
-        .trim()
-        .split('\n')
-        .pop()
-    : path.resolve(choice);
+const NODE = nodeBinary();
 const ROUNDS = Number(flag('--rounds', 7));
 const DECISIONS = Number(flag('--decisions', 2_000_000));
 

@@ -14,29 +14,17 @@
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { REPO_ROOT, closedPort, startSink } from './lib/procs.mjs';
+import { flag, has, nodeBinary } from './lib/args.mjs';
 import { median, machine } from './lib/stats.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i === -1 ? fallback : args[i + 1];
-};
-const choice = flag('--node', undefined);
-const NODE = !choice
-  ? process.execPath
-  : /^\d+$/.test(choice)
-    ? execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'node-install.sh'), choice], { encoding: 'utf8' })
-        .trim()
-        .split('\n')
-        .pop()
-    : path.resolve(choice);
+const NODE = nodeBinary();
 const ROUNDS = Number(flag('--rounds', 5));
 const REQUESTS = flag('--requests', '100000');
 const PRELOADS = { sidetrace: path.join(REPO_ROOT, 'dist', 'preload.js') };
 const compare = flag('--compare-preload', undefined);
 if (compare) PRELOADS.compare = path.resolve(compare);
 
-const sink = args.includes('--sink') ? await startSink() : undefined;
+const sink = has('--sink') ? await startSink() : undefined;
 const endpoint = sink ? sink.url : `http://127.0.0.1:${await closedPort()}`;
 const base = {
   ...process.env,

@@ -14,20 +14,10 @@ import path from 'node:path';
 import { SourceMap } from 'node:module';
 import { REPO_ROOT, cleanEnv } from './lib/procs.mjs';
 import { makeHelloApp } from './lib/hello-app.mjs';
+import { flag, nodeBinary } from './lib/args.mjs';
 import { machine, median, table } from './lib/stats.mjs';
 
-const args = process.argv.slice(2);
-const flag = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i === -1 ? fallback : args[i + 1];
-};
-const NODE_ARG = flag('--node', process.execPath);
-const NODE = /^\d+$/.test(NODE_ARG)
-  ? execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'node-install.sh'), NODE_ARG], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .pop()
-  : NODE_ARG;
+const NODE = nodeBinary();
 const RUNS = Number(flag('--runs', 6));
 const VARIANT = flag('--variant', 'on');
 const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
+import { clientTarget, refusedUrl } from './helpers/client-target';
+import { comparableClientSpan, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { FIXTURES, ROOT, run, startApp } from './helpers/app';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -23,30 +24,15 @@ const CLIENT_SPANS = CASES.length + 1;
 
 let rx: OtlpReceiver;
 let target: http.Server;
-let refusedUrl: string;
+let refused: string;
 /** The traceparent each request arrived with, by path and query (undefined: none). */
 let received = new Map<string, string | undefined>();
 
 before(async () => {
   rx = await startOtlpReceiver();
-  target = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    received.set(url, req.headers.traceparent as string | undefined);
-    if (url.startsWith('/hang')) return; // never answered: the aborted case
-    if (url.startsWith('/large')) return void res.end(Buffer.alloc(8 * 1024 * 1024, 'x'));
-    if (url.startsWith('/missing')) res.statusCode = 404;
-    if (url.startsWith('/fail')) res.statusCode = 500;
-    if (url.startsWith('/redirect')) {
-      res.statusCode = 302;
-      res.setHeader('location', '/ok?from=redirect');
-    }
-    req.pipe(res);
-  });
+  target = http.createServer(clientTarget(() => received, '/ok?from=redirect'));
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
-  const closed = http.createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
-  refusedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-  await new Promise((r) => closed.close(r));
+  refused = await refusedUrl();
 });
 after(async () => {
   target.closeAllConnections();
@@ -76,7 +62,7 @@ async function runApp(env: Record<string, string> = {}): Promise<Run> {
       OTEL_SERVICE_NAME: service,
       OTEL_BSP_SCHEDULE_DELAY: '50',
       TARGET: `http://127.0.0.1:${(target.address() as AddressInfo).port}`,
-      REFUSED: refusedUrl,
+      REFUSED: refused,
       ...env,
     },
   });
@@ -105,17 +91,6 @@ async function runApp(env: Record<string, string> = {}): Promise<Run> {
   };
 }
 
-/** What must be equal between the two instrumentations: everything but ids, times and stack traces. */
-function comparable(span: ReceivedSpan) {
-  return {
-    name: span.name,
-    kind: span.kind,
-    status: span.status,
-    attributes: span.attributes,
-    events: span.events.map((e) => ({ name: e.name, attributes: { ...e.attributes, 'exception.stacktrace': typeof e.attributes['exception.stacktrace'] } })),
-  };
-}
-
 describe('fetch client spans', { timeout: 120_000 }, () => {
   let lean: Run;
   let upstream: Run;
@@ -137,7 +112,7 @@ describe('fetch client spans', { timeout: 120_000 }, () => {
   for (const name of CASES) {
     it(`${name}: the same span as upstream's`, () => {
       assert.deepEqual(lean.seen[name].outcome, upstream.seen[name].outcome);
-      assert.deepEqual(lean.clients(name).map(comparable), upstream.clients(name).map(comparable));
+      assert.deepEqual(lean.clients(name).map(comparableClientSpan), upstream.clients(name).map(comparableClientSpan));
     });
   }
 

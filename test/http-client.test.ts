@@ -16,7 +16,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
+import { clientTarget, refusedUrl } from './helpers/client-target';
+import { comparableClientSpan, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { FIXTURES, ROOT, run, startApp } from './helpers/app';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
@@ -42,22 +43,11 @@ const KEEP_ALIVE = ['keep-alive-1', 'keep-alive-2', 'keep-alive-3'];
 let rx: OtlpReceiver;
 let target: http.Server;
 let tlsTarget: https.Server;
-let refusedUrl: string;
+let refused: string;
 /** The traceparent each request arrived with, by path and query. */
 const received = new Map<string, string | undefined>();
 
-function answer(req: http.IncomingMessage, res: http.ServerResponse) {
-  const url = req.url ?? '/';
-  received.set(url, req.headers.traceparent as string | undefined);
-  if (url.startsWith('/hang')) return; // never answered: the timeout and abort cases
-  if (url.startsWith('/missing')) res.statusCode = 404;
-  if (url.startsWith('/fail')) res.statusCode = 500;
-  if (url.startsWith('/redirect')) {
-    res.statusCode = 302;
-    res.setHeader('location', '/ok');
-  }
-  req.pipe(res);
-}
+const answer = clientTarget(() => received, '/ok');
 
 const listen = async (server: http.Server | https.Server) => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -76,10 +66,7 @@ before(async () => {
   tlsTarget = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, answer);
   await listen(target);
   await listen(tlsTarget);
-  const closed = http.createServer();
-  const port = await listen(closed);
-  await new Promise((r) => closed.close(r));
-  refusedUrl = `http://127.0.0.1:${port}`;
+  refused = await refusedUrl();
 });
 after(async () => {
   target.closeAllConnections();
@@ -118,7 +105,7 @@ async function runApp(env: Record<string, string> = {}, expect: { cases: boolean
       OTEL_BSP_MAX_QUEUE_SIZE: '20000',
       TARGET: `http://127.0.0.1:${(target.address() as AddressInfo).port}`,
       TLS_TARGET: `https://localhost:${(tlsTarget.address() as AddressInfo).port}`,
-      REFUSED: refusedUrl,
+      REFUSED: refused,
       ...env,
     },
   });
@@ -141,17 +128,6 @@ async function runApp(env: Record<string, string> = {}, expect: { cases: boolean
       assert.equal(found.length, 1, `one client span for ${name}: ${JSON.stringify(found.map((s) => s.name))}`);
       return found[0];
     },
-  };
-}
-
-/** What must be equal between the two instrumentations: everything but ids, times and stack traces. */
-function comparable(span: ReceivedSpan) {
-  return {
-    name: span.name,
-    kind: span.kind,
-    status: span.status,
-    attributes: span.attributes,
-    events: span.events.map((e) => ({ name: e.name, attributes: { ...e.attributes, 'exception.stacktrace': typeof e.attributes['exception.stacktrace'] } })),
   };
 }
 
@@ -179,7 +155,7 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
   for (const name of [...CASES, ...KEEP_ALIVE]) {
     it(`${name}: the same span as upstream's`, () => {
       assert.deepEqual(lean.seen[name].outcome, upstream.seen[name].outcome);
-      assert.deepEqual(comparable(lean.client(name)), comparable(upstream.client(name)));
+      assert.deepEqual(comparableClientSpan(lean.client(name)), comparableClientSpan(upstream.client(name)));
     });
   }
 

@@ -183,3 +183,14 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     },
   };
 }
+
+/** What must be equal between sidetrace's and upstream's client span for the same call: everything but ids, times and stack traces. */
+export function comparableClientSpan(span: ReceivedSpan) {
+  return {
+    name: span.name,
+    kind: span.kind,
+    status: span.status,
+    attributes: span.attributes,
+    events: span.events.map((e) => ({ name: e.name, attributes: { ...e.attributes, 'exception.stacktrace': typeof e.attributes['exception.stacktrace'] } })),
+  };
+}

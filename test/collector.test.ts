@@ -21,6 +21,7 @@ import { DEFAULT_REDACTED_QUERY_PARAMS } from '../src/policy/secrets';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { jaegerServices, jaegerServiceSpans, jaegerTrace, scrape, startStack, sum, waitFor, type Stack } from './helpers/stack';
 import { PRELOAD } from './helpers/app';
+import { collectorCase } from './helpers/once';
 
 const LICENSE_KEY = `test${crypto.randomBytes(16).toString('hex')}NRAL`;
 const NR_OFF_LINE = 'sidetrace collector: New Relic export is off';
@@ -479,90 +480,98 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     assert.equal(checkout.attributes['order.id'], 42);
   });
 
-  test('New Relic down for 30 s (connections reset, then 503): Jaeger keeps getting spans promptly, New Relic gets every span afterwards', async (t) => {
-    const OUTAGE_MS = 30_000;
-    const service = uniqueService('outage');
-    const sent = new Set<string>();
-    const lags: number[] = [];
-    newRelic.setMode('down');
-    const outageStart = Date.now();
-    while (Date.now() - outageStart < OUTAGE_MS - 5_000) {
-      const roundStart = Date.now();
-      if (roundStart - outageStart >= OUTAGE_MS / 2) newRelic.setMode(503);
-      let traceId = '';
-      await sendSpans(otlp(stack), resourceOf(service), (tracer) => {
-        const root = tracer.startSpan(`GET /round/${lags.length}`, { kind: SpanKind.SERVER, attributes: { 'http.route': '/round/:n' } });
-        traceId = root.spanContext().traceId;
-        for (let i = 0; i < 4; i++) {
-          const c = child(tracer, root, `step ${i}`, SpanKind.INTERNAL);
-          sent.add(c.spanContext().spanId);
-          c.end();
-        }
-        sent.add(root.spanContext().spanId);
-        root.end();
-      });
-      const acceptedAt = Date.now();
-      // New Relic stays down until every round is in Jaeger: a stalled Jaeger pipeline would time out here.
-      await inJaeger(traceId, 5, 15_000);
-      lags.push(Date.now() - acceptedAt);
-      await new Promise((r) => setTimeout(r, Math.max(0, 4_000 - (Date.now() - roundStart))));
-    }
-    await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - outageStart))));
-    assert.equal(newRelic.spans.filter((s) => sent.has(s.spanId)).length, 0, 'nothing reached New Relic while it was down');
-    const refusedRequests = newRelic.requests.filter((r) => r.status === 503).length;
-    newRelic.setMode('ok');
-    const backAt = Date.now();
-    const delivered = await atNewRelic(sent, 120_000);
-    const catchUpMs = Date.now() - backAt;
-    assert.deepEqual(newRelic.violations, []);
-    const copies = newRelic.spans.filter((s) => sent.has(s.spanId)).length;
-    t.diagnostic(
-      `outage ${OUTAGE_MS / 1000} s, ${lags.length} rounds, ${sent.size} spans; Jaeger lag per round (ms): ${lags.join(', ')}; ` +
-        `503s answered: ${refusedRequests}; New Relic caught up ${catchUpMs} ms after it came back; ${delivered.length} spans, ${copies - sent.size} duplicates`,
-    );
-  });
-
-  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    test(`collector ${signal === 'SIGTERM' ? 'restarted' : 'killed (SIGKILL) and restarted'} while New Relic is down: the persistent queue delivers the spans afterwards`, async (t) => {
-      const service = uniqueService(`restart-${signal}`);
-      const queued = () => scrape(stack.collectorMetricsUrl).then((m) => sum(m, 'otelcol_exporter_queue_size', { exporter: 'otlp_http/newrelic' }));
-      const sendTrace = async (label: string) => {
-        const ids = new Set<string>();
+  test(
+    'New Relic down for 30 s (connections reset, then 503): Jaeger keeps getting spans promptly, New Relic gets every span afterwards',
+    collectorCase,
+    async (t) => {
+      const OUTAGE_MS = 30_000;
+      const service = uniqueService('outage');
+      const sent = new Set<string>();
+      const lags: number[] = [];
+      newRelic.setMode('down');
+      const outageStart = Date.now();
+      while (Date.now() - outageStart < OUTAGE_MS - 5_000) {
+        const roundStart = Date.now();
+        if (roundStart - outageStart >= OUTAGE_MS / 2) newRelic.setMode(503);
         let traceId = '';
         await sendSpans(otlp(stack), resourceOf(service), (tracer) => {
-          const root = tracer.startSpan(`job ${label}`, { kind: SpanKind.INTERNAL });
+          const root = tracer.startSpan(`GET /round/${lags.length}`, { kind: SpanKind.SERVER, attributes: { 'http.route': '/round/:n' } });
           traceId = root.spanContext().traceId;
           for (let i = 0; i < 4; i++) {
-            const c = child(tracer, root, `${label} step ${i}`, SpanKind.INTERNAL);
-            ids.add(c.spanContext().spanId);
+            const c = child(tracer, root, `step ${i}`, SpanKind.INTERNAL);
+            sent.add(c.spanContext().spanId);
             c.end();
           }
-          ids.add(root.spanContext().spanId);
+          sent.add(root.spanContext().spanId);
           root.end();
         });
-        await inJaeger(traceId, 5);
-        return ids;
-      };
-      newRelic.setMode('down');
-      const before = await sendTrace('before-restart');
-      // Once the spans are in the New Relic queue (on disk), stop the collector.
-      const bytesQueued = await waitFor(queued, (n) => n > 0, { what: 'the New Relic queue to hold the spans' });
-      await stack.restartCollector({ signal });
-      const bytesAfterRestart = await queued();
-      assert.ok(bytesAfterRestart >= bytesQueued, `the queue was restored from disk (${bytesAfterRestart} of ${bytesQueued} bytes)`);
-      const afterRestart = await sendTrace('after-restart');
+        const acceptedAt = Date.now();
+        // New Relic stays down until every round is in Jaeger: a stalled Jaeger pipeline would time out here.
+        await inJaeger(traceId, 5, 15_000);
+        lags.push(Date.now() - acceptedAt);
+        await new Promise((r) => setTimeout(r, Math.max(0, 4_000 - (Date.now() - roundStart))));
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, OUTAGE_MS - (Date.now() - outageStart))));
+      assert.equal(newRelic.spans.filter((s) => sent.has(s.spanId)).length, 0, 'nothing reached New Relic while it was down');
+      const refusedRequests = newRelic.requests.filter((r) => r.status === 503).length;
       newRelic.setMode('ok');
       const backAt = Date.now();
-      await atNewRelic(new Set([...before, ...afterRestart]), 90_000);
+      const delivered = await atNewRelic(sent, 120_000);
+      const catchUpMs = Date.now() - backAt;
       assert.deepEqual(newRelic.violations, []);
-      await waitFor(queued, (n) => n === 0, { what: 'the New Relic queue to drain' });
+      const copies = newRelic.spans.filter((s) => sent.has(s.spanId)).length;
       t.diagnostic(
-        `${signal}: queued ${bytesQueued} bytes before, ${bytesAfterRestart} after the restart; all delivered ${Date.now() - backAt} ms after New Relic came back`,
+        `outage ${OUTAGE_MS / 1000} s, ${lags.length} rounds, ${sent.size} spans; Jaeger lag per round (ms): ${lags.join(', ')}; ` +
+          `503s answered: ${refusedRequests}; New Relic caught up ${catchUpMs} ms after it came back; ${delivered.length} spans, ${copies - sent.size} duplicates`,
       );
-    });
+    },
+  );
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    test(
+      `collector ${signal === 'SIGTERM' ? 'restarted' : 'killed (SIGKILL) and restarted'} while New Relic is down: the persistent queue delivers the spans afterwards`,
+      collectorCase,
+      async (t) => {
+        const service = uniqueService(`restart-${signal}`);
+        const queued = () => scrape(stack.collectorMetricsUrl).then((m) => sum(m, 'otelcol_exporter_queue_size', { exporter: 'otlp_http/newrelic' }));
+        const sendTrace = async (label: string) => {
+          const ids = new Set<string>();
+          let traceId = '';
+          await sendSpans(otlp(stack), resourceOf(service), (tracer) => {
+            const root = tracer.startSpan(`job ${label}`, { kind: SpanKind.INTERNAL });
+            traceId = root.spanContext().traceId;
+            for (let i = 0; i < 4; i++) {
+              const c = child(tracer, root, `${label} step ${i}`, SpanKind.INTERNAL);
+              ids.add(c.spanContext().spanId);
+              c.end();
+            }
+            ids.add(root.spanContext().spanId);
+            root.end();
+          });
+          await inJaeger(traceId, 5);
+          return ids;
+        };
+        newRelic.setMode('down');
+        const before = await sendTrace('before-restart');
+        // Once the spans are in the New Relic queue (on disk), stop the collector.
+        const bytesQueued = await waitFor(queued, (n) => n > 0, { what: 'the New Relic queue to hold the spans' });
+        await stack.restartCollector({ signal });
+        const bytesAfterRestart = await queued();
+        assert.ok(bytesAfterRestart >= bytesQueued, `the queue was restored from disk (${bytesAfterRestart} of ${bytesQueued} bytes)`);
+        const afterRestart = await sendTrace('after-restart');
+        newRelic.setMode('ok');
+        const backAt = Date.now();
+        await atNewRelic(new Set([...before, ...afterRestart]), 90_000);
+        assert.deepEqual(newRelic.violations, []);
+        await waitFor(queued, (n) => n === 0, { what: 'the New Relic queue to drain' });
+        t.diagnostic(
+          `${signal}: queued ${bytesQueued} bytes before, ${bytesAfterRestart} after the restart; all delivered ${Date.now() - backAt} ms after New Relic came back`,
+        );
+      },
+    );
   }
 
-  test("past the persistent queue's size, New Relic refuses new spans (counted) while Jaeger still gets them", async (t) => {
+  test("past the persistent queue's size, New Relic refuses new spans (counted) while Jaeger still gets them", collectorCase, async (t) => {
     const service = uniqueService('overflow');
     const metric = async (name: string) => sum(await scrape(stack.collectorMetricsUrl), name, { exporter: 'otlp_http/newrelic' });
     // A queue of 4 KiB: a couple of small traces fill it.
@@ -605,7 +614,7 @@ describe('collector sidecar (real otelcol-sidetrace and Jaeger v2)', () => {
     }
   });
 
-  test('a 10× burst is absorbed by memory_limiter: the collector refuses what it cannot hold, stays up and keeps exporting', async (t) => {
+  test('a 10× burst is absorbed by memory_limiter: the collector refuses what it cannot hold, stays up and keeps exporting', collectorCase, async (t) => {
     // A sidecar with a small memory budget and no New Relic pipeline, so the burst only meets the limiter.
     const small = await startStack({
       collectorEnv: { SIDETRACE_COLLECTOR_MEMORY_LIMIT_MIB: '64', SIDETRACE_COLLECTOR_MEMORY_SPIKE_MIB: '16' },

@@ -27,6 +27,7 @@ import {
   writeHosts,
 } from '../scripts/stack-lib.mjs';
 import { cli } from './helpers/deploy';
+import { collectorCase } from './helpers/once';
 import { FIXTURES, PRELOAD, startApp, type RunningApp } from './helpers/app';
 import { startOtlpReceiver, type OtlpReceiver } from './helpers/otlp-receiver';
 import { flattenTrace, jaegerTrace, scrape, startStack, sum, waitFor, type JaegerSpan, type Stack } from './helpers/stack';
@@ -520,7 +521,7 @@ describe('two services, two sidecars, two gateways found by DNS (real collectors
     );
   });
 
-  test('the spans-per-second cap: above it the rest is held to its share while errors are still kept', async (t) => {
+  test('the spans-per-second cap: above it the rest is held to its share while errors are still kept', collectorCase, async (t) => {
     const CAP = 100;
     const restartAll = (env: Record<string, string>) => Promise.all(stack.gateways.map((g) => g.restart({ env })));
     await restartAll({ SIDETRACE_TAIL_MAX_SPANS_PER_SECOND: String(CAP), SIDETRACE_TAIL_SAMPLE_PERCENT: '100' });
@@ -574,127 +575,138 @@ describe('two services, two sidecars, two gateways found by DNS (real collectors
 
   // Past the retry window the waiting share is dropped (the same "Dropping data" path the failover test
   // counts when the gateway leaves the ring); docs/gateway.md has that measured.
-  test('a gateway killed while the name still lists it (as a static list always does): its share waits at the sidecars and is all delivered when it is back within the retry window', async (t) => {
-    const [, dead] = stack.gateways;
-    try {
-      // Killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (30 s here).
-      const sentA = await lbSent();
-      await dead.stop('SIGKILL');
-      const short = await drive('fail', 200);
-      // The sidecars routed every span (the dead gateway's share into its queue), and the live gateway
-      // decided and exported its share (settled() reads the running gateways only).
-      await waitFor(
-        async () => (await lbSent()) - sentA,
-        (n) => n >= short.length * 3,
-        { what: 'the sidecars to route the traffic' },
-      );
-      // The sidecars send from their queues: wait until the live gateway has stopped receiving.
-      let last = -1;
-      await waitFor(
-        async () => accepted(stack.gateways[0].metricsUrl),
-        (n) => n === last || ((last = n), false),
-        { what: 'the live gateway to receive its share', intervalMs: 2_000 },
-      );
-      await settled(0);
-      const whileDown = complete(await jaegerTraces(), short).length;
-      assert.ok(whileDown >= 40 && whileDown <= 160, `while one of two gateways is down, only the live one's share arrives (${whileDown} of ${short.length})`);
-      await dead.start();
-      const after = await waitFor(jaegerTraces, (j) => complete(j, short).length === short.length, {
-        what: 'every trace after the gateway came back',
-        timeoutMs: 60_000,
-      });
-      assert.deepEqual(partialIn(after, short), [], 'none partial');
-      t.diagnostic(
-        `gateway-2 SIGKILLed, still in DNS (as with a static list), back within the 30 s retry window: ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after, none partial`,
-      );
-    } finally {
-      if (!dead.running()) await dead.start();
-    }
-  });
+  test(
+    'a gateway killed while the name still lists it (as a static list always does): its share waits at the sidecars and is all delivered when it is back within the retry window',
+    collectorCase,
+    async (t) => {
+      const [, dead] = stack.gateways;
+      try {
+        // Killed, traffic, back within SIDETRACE_GATEWAY_RETRY_MAX_ELAPSED (30 s here).
+        const sentA = await lbSent();
+        await dead.stop('SIGKILL');
+        const short = await drive('fail', 200);
+        // The sidecars routed every span (the dead gateway's share into its queue), and the live gateway
+        // decided and exported its share (settled() reads the running gateways only).
+        await waitFor(
+          async () => (await lbSent()) - sentA,
+          (n) => n >= short.length * 3,
+          { what: 'the sidecars to route the traffic' },
+        );
+        // The sidecars send from their queues: wait until the live gateway has stopped receiving.
+        let last = -1;
+        await waitFor(
+          async () => accepted(stack.gateways[0].metricsUrl),
+          (n) => n === last || ((last = n), false),
+          { what: 'the live gateway to receive its share', intervalMs: 2_000 },
+        );
+        await settled(0);
+        const whileDown = complete(await jaegerTraces(), short).length;
+        assert.ok(
+          whileDown >= 40 && whileDown <= 160,
+          `while one of two gateways is down, only the live one's share arrives (${whileDown} of ${short.length})`,
+        );
+        await dead.start();
+        const after = await waitFor(jaegerTraces, (j) => complete(j, short).length === short.length, {
+          what: 'every trace after the gateway came back',
+          timeoutMs: 60_000,
+        });
+        assert.deepEqual(partialIn(after, short), [], 'none partial');
+        t.diagnostic(
+          `gateway-2 SIGKILLed, still in DNS (as with a static list), back within the 30 s retry window: ${whileDown} of ${short.length} traces arrived while it was down, all ${short.length} after, none partial`,
+        );
+      } finally {
+        if (!dead.running()) await dead.start();
+      }
+    },
+  );
 
-  test('failover: a gateway killed and gone from DNS leaves the ring; traces after the re-resolution are all kept whole by the other, and the loss is bounded and counted', async (t) => {
-    const [live, dead] = stack.gateways;
-    const dns = stack.gatewayDns!;
-    const address = (g: typeof live) => g.otlpGrpcEndpoint.split(':')[0];
-    try {
-      await settled(0);
-      const updates0 = await sidecarMetric('otelcol_loadbalancer_num_backend_updates');
-      assert.deepEqual(await sidecarMetric('otelcol_loadbalancer_num_backends'), [2, 2]);
-      const sent0 = await lbSent();
-      const live0 = await accepted(live.metricsUrl);
-      const marks = logMarks();
-      await dead.stop('SIGKILL');
-      // Routed while the name still lists the dead gateway: its share waits in its queue at each sidecar.
-      const before = await drive('fail', 200);
-      await waitFor(
-        async () => (await lbSent()) - sent0,
-        (n) => n >= before.length * 3,
-        { what: 'the sidecars to route the traffic' },
-      );
-      // The pod leaves the headless Service: its address leaves the name (edited in place; the bind mount follows the inode).
-      writeHosts(dns.hostsFile, dns.name, [address(live)]);
-      const removedAt = Date.now();
-      await waitFor(
-        () => sidecarMetric('otelcol_loadbalancer_num_backends'),
-        (n) => n.every((x) => x === 1),
-        { what: 'both sidecars to resolve the name to one gateway', timeoutMs: 30_000 },
-      );
-      const resolvedMs = Date.now() - removedAt;
-      const moved = await drive('fail', 200);
-      // Every span the sidecars took in is now either accepted by the live gateway or dropped (logged).
-      const sentDuring = await waitFor(
-        async () => (await lbSent()) - sent0,
-        (n) => n >= (before.length + moved.length) * 3,
-        { what: 'the sidecars to route the traffic' },
-      );
-      const accounted = await waitFor(
-        async () => ({ dropped: drops(marks, dead.otlpGrpcEndpoint).spans, live: (await accepted(live.metricsUrl)) - live0 }),
-        (v) => v.dropped + v.live === sentDuring,
-        { what: "the dead gateway's waiting share dropped when it left the ring", timeoutMs: 60_000, intervalMs: 1_000 },
-      );
-      await settled(0);
-      const jaeger = await jaegerTraces();
+  test(
+    'failover: a gateway killed and gone from DNS leaves the ring; traces after the re-resolution are all kept whole by the other, and the loss is bounded and counted',
+    collectorCase,
+    async (t) => {
+      const [live, dead] = stack.gateways;
+      const dns = stack.gatewayDns!;
+      const address = (g: typeof live) => g.otlpGrpcEndpoint.split(':')[0];
+      try {
+        await settled(0);
+        const updates0 = await sidecarMetric('otelcol_loadbalancer_num_backend_updates');
+        assert.deepEqual(await sidecarMetric('otelcol_loadbalancer_num_backends'), [2, 2]);
+        const sent0 = await lbSent();
+        const live0 = await accepted(live.metricsUrl);
+        const marks = logMarks();
+        await dead.stop('SIGKILL');
+        // Routed while the name still lists the dead gateway: its share waits in its queue at each sidecar.
+        const before = await drive('fail', 200);
+        await waitFor(
+          async () => (await lbSent()) - sent0,
+          (n) => n >= before.length * 3,
+          { what: 'the sidecars to route the traffic' },
+        );
+        // The pod leaves the headless Service: its address leaves the name (edited in place; the bind mount follows the inode).
+        writeHosts(dns.hostsFile, dns.name, [address(live)]);
+        const removedAt = Date.now();
+        await waitFor(
+          () => sidecarMetric('otelcol_loadbalancer_num_backends'),
+          (n) => n.every((x) => x === 1),
+          { what: 'both sidecars to resolve the name to one gateway', timeoutMs: 30_000 },
+        );
+        const resolvedMs = Date.now() - removedAt;
+        const moved = await drive('fail', 200);
+        // Every span the sidecars took in is now either accepted by the live gateway or dropped (logged).
+        const sentDuring = await waitFor(
+          async () => (await lbSent()) - sent0,
+          (n) => n >= (before.length + moved.length) * 3,
+          { what: 'the sidecars to route the traffic' },
+        );
+        const accounted = await waitFor(
+          async () => ({ dropped: drops(marks, dead.otlpGrpcEndpoint).spans, live: (await accepted(live.metricsUrl)) - live0 }),
+          (v) => v.dropped + v.live === sentDuring,
+          { what: "the dead gateway's waiting share dropped when it left the ring", timeoutMs: 60_000, intervalMs: 1_000 },
+        );
+        await settled(0);
+        const jaeger = await jaegerTraces();
 
-      // The share moved: every trace started after the re-resolution went to the live gateway, whole.
-      assert.deepEqual(
-        moved.filter((s) => jaeger.get(s.traceId)?.length !== 3).map((s) => s.traceId),
-        [],
-        'every trace after the re-resolution is kept whole',
-      );
-      // The loss: only traces routed before the re-resolution, the dead gateway's share of them, whole.
-      const lost = before.filter((s) => !jaeger.has(s.traceId));
-      assert.deepEqual(partialIn(jaeger, before), [], 'none partial');
-      assert.ok(
-        lost.length >= 40 && lost.length <= 160,
-        `the dead gateway's share of the traces routed before the re-resolution was lost (${lost.length} of ${before.length})`,
-      );
-      // Counted exactly by the collectors' own metrics (sent by the sidecars' load_balancing exporter minus
-      // accepted by the gateways; the dead one accepted nothing) and by the sidecars' log lines.
-      assert.equal(sentDuring - accounted.live, lost.length * 3, 'sent at the sidecars minus accepted at the gateways is the loss');
-      assert.equal(accounted.dropped, lost.length * 3, 'the sidecars logged every dropped span');
-      // The ring change itself is in the metrics: one backend, and at least one more update at each sidecar.
-      const updates = await sidecarMetric('otelcol_loadbalancer_num_backend_updates');
-      assert.ok(
-        updates.every((u, i) => u > updates0[i]),
-        `num_backend_updates grew at each sidecar (${updates0.join(',')} → ${updates.join(',')})`,
-      );
-      t.diagnostic(
-        `DNS failover, gateway-2 SIGKILLed then removed from the name: both sidecars re-resolved ${(resolvedMs / 1000).toFixed(1)} s after the edit (interval 1s, hosts file re-read every 5 s); ` +
-          `all ${moved.length} traces after that kept whole by gateway-1; lost ${lost.length} of the ${before.length} routed before (${lost.length * 3} spans), none partial; ` +
-          `metric gap ${sentDuring - accounted.live} spans, ${drops(marks, dead.otlpGrpcEndpoint).lines} "Dropping data" lines (${accounted.dropped} spans)`,
-      );
-    } finally {
-      if (!dead.running()) await dead.start();
-      writeHosts(dns.hostsFile, dns.name, stack.gateways.map(address));
-      await waitFor(
-        () => sidecarMetric('otelcol_loadbalancer_num_backends'),
-        (n) => n.every((x) => x === 2),
-        { what: 'both sidecars to resolve the name to both gateways again', timeoutMs: 30_000 },
-      );
-    }
-  });
+        // The share moved: every trace started after the re-resolution went to the live gateway, whole.
+        assert.deepEqual(
+          moved.filter((s) => jaeger.get(s.traceId)?.length !== 3).map((s) => s.traceId),
+          [],
+          'every trace after the re-resolution is kept whole',
+        );
+        // The loss: only traces routed before the re-resolution, the dead gateway's share of them, whole.
+        const lost = before.filter((s) => !jaeger.has(s.traceId));
+        assert.deepEqual(partialIn(jaeger, before), [], 'none partial');
+        assert.ok(
+          lost.length >= 40 && lost.length <= 160,
+          `the dead gateway's share of the traces routed before the re-resolution was lost (${lost.length} of ${before.length})`,
+        );
+        // Counted exactly by the collectors' own metrics (sent by the sidecars' load_balancing exporter minus
+        // accepted by the gateways; the dead one accepted nothing) and by the sidecars' log lines.
+        assert.equal(sentDuring - accounted.live, lost.length * 3, 'sent at the sidecars minus accepted at the gateways is the loss');
+        assert.equal(accounted.dropped, lost.length * 3, 'the sidecars logged every dropped span');
+        // The ring change itself is in the metrics: one backend, and at least one more update at each sidecar.
+        const updates = await sidecarMetric('otelcol_loadbalancer_num_backend_updates');
+        assert.ok(
+          updates.every((u, i) => u > updates0[i]),
+          `num_backend_updates grew at each sidecar (${updates0.join(',')} → ${updates.join(',')})`,
+        );
+        t.diagnostic(
+          `DNS failover, gateway-2 SIGKILLed then removed from the name: both sidecars re-resolved ${(resolvedMs / 1000).toFixed(1)} s after the edit (interval 1s, hosts file re-read every 5 s); ` +
+            `all ${moved.length} traces after that kept whole by gateway-1; lost ${lost.length} of the ${before.length} routed before (${lost.length * 3} spans), none partial; ` +
+            `metric gap ${sentDuring - accounted.live} spans, ${drops(marks, dead.otlpGrpcEndpoint).lines} "Dropping data" lines (${accounted.dropped} spans)`,
+        );
+      } finally {
+        if (!dead.running()) await dead.start();
+        writeHosts(dns.hostsFile, dns.name, stack.gateways.map(address));
+        await waitFor(
+          () => sidecarMetric('otelcol_loadbalancer_num_backends'),
+          (n) => n.every((x) => x === 2),
+          { what: 'both sidecars to resolve the name to both gateways again', timeoutMs: 30_000 },
+        );
+      }
+    },
+  );
 
-  test('Jaeger restarted (SIGTERM, then SIGKILL): the traces it had are still returned (Badger)', async () => {
+  test('Jaeger restarted (SIGTERM, then SIGKILL): the traces it had are still returned (Badger)', collectorCase, async () => {
     for (const g of stack.gateways) if (!g.running()) await g.start();
     await settled(0);
     const before = await jaegerTraces();
@@ -710,7 +722,7 @@ describe('two services, two sidecars, two gateways found by DNS (real collectors
   });
 });
 
-describe('the static list (SIDETRACE_GATEWAY_ENDPOINTS), as `npm run stack -- --gateway` and compose run it', () => {
+describe('the static list (SIDETRACE_GATEWAY_ENDPOINTS), as `npm run stack -- --gateway` and compose run it', collectorCase, () => {
   test('a sidecar given the list routes through the listed gateway into Jaeger', async () => {
     const stack = await startStack({ gateway: true, gateways: 1, sidecars: 1, gatewayEnv: { SIDETRACE_TAIL_DECISION_WAIT: '1s' } });
     try {
@@ -739,7 +751,7 @@ describe('the static list (SIDETRACE_GATEWAY_ENDPOINTS), as `npm run stack -- --
 });
 
 describe('Jaeger in memory, on request', () => {
-  test('SIDETRACE_JAEGER_STORAGE=memory: a restart loses the traces (the option really switches the store)', async () => {
+  test('SIDETRACE_JAEGER_STORAGE=memory: a restart loses the traces (the option really switches the store)', collectorCase, async () => {
     const stack = await startStack({ jaegerStorage: 'memory' });
     try {
       assert.equal(stack.jaegerStorage, 'memory');

@@ -6,16 +6,14 @@
 // land on the server span; context never leaks between requests.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { FIXTURES, REGISTER, ROOT, startApp, type RunningApp } from './helpers/app';
+import { selfSignedCert } from './helpers/tls';
 
 let rx: OtlpReceiver;
 const apps: RunningApp[] = [];
@@ -23,11 +21,7 @@ let tls: { key: string; cert: string };
 
 before(async () => {
   rx = await startOtlpReceiver();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-tls-'));
-  tls = { key: path.join(dir, 'key.pem'), cert: path.join(dir, 'cert.pem') };
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', tls.key, '-out', tls.cert], {
-    stdio: 'ignore',
-  });
+  tls = selfSignedCert();
 });
 after(async () => {
   await Promise.all(apps.map((a) => a.stop()));

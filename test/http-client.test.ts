@@ -306,6 +306,28 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
     assert.ok(ids.size >= CONCURRENT, 'each call its own span id');
   });
 
+  it('traces a `request` an ES module imported from node:http before sidetrace started', async () => {
+    const service = `http-client-${++runs}`;
+    const app = await startApp({
+      script: path.join(FIXTURES, 'http-client-esm-early.mjs'),
+      nodeArgs: [],
+      waitListening: false,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+        OTEL_SERVICE_NAME: service,
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        TARGET: `http://127.0.0.1:${(target.address() as AddressInfo).port}`,
+      },
+    });
+    await app.exited;
+    const parent = app.stdout().match(/^esm-early (\w+)$/m)?.[1];
+    assert.ok(parent, `stdout: ${app.stdout()} stderr: ${app.stderr()}`);
+    const [client] = await rx.waitForSpans((s) => s.resource['service.name'] === service && s.kind === 3);
+    assert.equal(client.parentSpanId, parent);
+    assert.equal(client.scope.name, 'sidetrace-http-client');
+    assert.equal(received.get('/ok?esm-early=1'), `00-${client.traceId}-${client.spanId}-01`);
+  });
+
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=http turns the client spans off too', async () => {
     received.clear();
     const run = await runApp({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' }, { cases: true, clients: false });

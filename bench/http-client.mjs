@@ -1,8 +1,8 @@
 // What an outgoing http.request call costs the caller (CPU µs per call), each
 // call inside its own traced parent: bare node; sidetrace with no http client
-// spans; sidetrace's default (its own client spans on Node's http.client.*
-// diagnostics channels on Node >= 22.12, upstream instrumentation-http's client
-// side on older Node); upstream's instrumentation-http (SIDETRACE_NOISE=off,
+// spans; sidetrace's default (its own client spans: on Node's http.client.*
+// diagnostics channels on Node >= 22.12, a wrap of http/https.request and get
+// on older Node); upstream's instrumentation-http (SIDETRACE_NOISE=off,
 // its server side idle: the load process serves nothing). At 100% and at 10%
 // sampling (parentbased_traceidratio 0.1). Interleaved, medians. Spans go to
 // the local OTLP sink. With --fetch, the calls are fetch() calls and the
@@ -39,7 +39,7 @@ const defaultLabel = FETCH
   ? 'sidetrace default: undici:* diagnostics channels'
   : channels
     ? 'sidetrace default: http.client.* diagnostics channels'
-    : "sidetrace default: upstream instrumentation-http's client side (no channel on this Node)";
+    : 'sidetrace default: wraps http/https.request and get (no channel on this Node)';
 const off = { OTEL_NODE_DISABLED_INSTRUMENTATIONS: instrumentation };
 // Under SIDETRACE_NOISE=off only the measured instrumentation loads (upstream's http wraps node:http, which fetch does not use).
 const upstream = { SIDETRACE_NOISE: 'off', ...(FETCH ? { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'undici' } : {}) };

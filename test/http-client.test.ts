@@ -1,12 +1,12 @@
 // Client spans of http.request / https.request / http.get: sidetrace's own
-// (Node's http.client.* diagnostics channels, Node >= 22.12, noise policy on)
-// against upstream instrumentation-http (SIDETRACE_NOISE=off), from one real
-// app under the real preload calling real servers, spans read from a real
-// OTLP receiver. The same calls give the same span names, statuses,
-// attributes and exception events; the response callback and the response's
-// listeners run in the caller's context; every call carries its own
-// traceparent; tokens in query strings are redacted. On a Node without the
-// `created` channel (20) the default is upstream's client side.
+// (noise policy on: Node's http.client.* diagnostics channels on Node >= 22.12,
+// a wrap of http/https.request and get on Node 20) against upstream
+// instrumentation-http (SIDETRACE_NOISE=off), from one real app under the real
+// preload calling real servers, spans read from a real OTLP receiver. The same
+// calls give the same span names, statuses, attributes and exception events;
+// the response callback and the response's listeners run in the caller's
+// context; every call carries its own traceparent, a call with no parent
+// neither span nor header; tokens in query strings are redacted.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -35,10 +35,15 @@ const CASES = [
   'timeout',
   'abort-signal',
   'https',
+  'https-request-url-options',
+  'headers-array',
+  'esm-named-import',
   'response-destroyed',
   'redirect',
 ];
 const KEEP_ALIVE = ['keep-alive-1', 'keep-alive-2', 'keep-alive-3'];
+/** The call the app makes with no parent span. */
+const ORPHAN = '/ok?orphan=1';
 
 let rx: OtlpReceiver;
 let target: http.Server;
@@ -88,6 +93,10 @@ interface Run {
   seen: Record<string, Seen>;
   spans: ReceivedSpan[];
   stderr: string;
+  /** The files of upstream's instrumentation-http that the app had loaded. */
+  upstreamHttp: string[];
+  /** Whether the call with no parent arrived, and the traceparent it carried. */
+  orphan: { arrived: boolean; traceparent?: string };
   /** The client span of a case, found by its parent. */
   client(name: string): ReceivedSpan;
 }
@@ -95,6 +104,7 @@ interface Run {
 let runs = 0;
 async function runApp(env: Record<string, string> = {}, expect: { cases: boolean; clients: boolean } = { cases: true, clients: true }): Promise<Run> {
   const service = `http-client-${++runs}`;
+  received.delete(ORPHAN);
   const app = await startApp({
     script: APP,
     waitListening: false,
@@ -110,19 +120,24 @@ async function runApp(env: Record<string, string> = {}, expect: { cases: boolean
     },
   });
   await app.exited;
+  const orphan = { arrived: received.has(ORPHAN), traceparent: received.get(ORPHAN) };
   const line = app.stdout().match(/^cases (.*)$/m);
   assert.ok(line, `the app printed its cases; stdout: ${app.stdout()} stderr: ${app.stderr()}`);
-  const seen = JSON.parse(line[1]) as Record<string, Seen>;
+  const { upstreamHttp, ...seen } = JSON.parse(line[1]) as { upstreamHttp: string[] } & Record<string, Seen>;
   const mine = (s: ReceivedSpan) => s.resource['service.name'] === service;
   const total = CASES.length + KEEP_ALIVE.length + CONCURRENT;
   // The case spans, and (unless none are expected) one client span per case.
   if (expect.cases) await rx.waitForSpans((s) => mine(s) && s.name.startsWith('case '), { count: total, timeoutMs: 20_000 });
-  if (expect.clients) await rx.waitForSpans((s) => mine(s) && s.kind === 3, { count: total, timeoutMs: 20_000 });
+  // Upstream's default (SIDETRACE_NOISE=off) also makes a root span for the call with no parent.
+  const orphans = env.SIDETRACE_NOISE === 'off' ? 1 : 0;
+  if (expect.clients) await rx.waitForSpans((s) => mine(s) && s.kind === 3, { count: total + orphans, timeoutMs: 20_000 });
   const spans = rx.spans.filter(mine);
   return {
     seen,
     spans,
     stderr: app.stderr(),
+    upstreamHttp,
+    orphan,
     client(name) {
       const found = spans.filter((s) => s.kind === 3 && s.parentSpanId === seen[name].parent);
       assert.equal(found.length, 1, `one client span for ${name}: ${JSON.stringify(found.map((s) => s.name))}`);
@@ -139,15 +154,21 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
     upstream = await runApp({ SIDETRACE_NOISE: 'off' });
   });
 
-  it(`come from ${CHANNELS ? "sidetrace's diagnostics-channel instrumentation" : 'upstream instrumentation-http'} on Node ${process.versions.node}, and the start-up line says so`, () => {
-    // One client span per call and no other: none for the exporter's own requests to the receiver.
-    for (const run of [lean, upstream]) assert.equal(run.spans.filter((s) => s.kind === 3).length, CASES.length + KEEP_ALIVE.length + CONCURRENT);
+  it(`come from sidetrace's ${CHANNELS ? 'diagnostics-channel instrumentation' : 'wrap of http/https.request and get'} on Node ${process.versions.node}, and the start-up line says so`, () => {
+    // One client span per call and no other: none for the exporter's own requests to the receiver; upstream's also one for the call with no parent.
+    assert.equal(lean.spans.filter((s) => s.kind === 3).length, CASES.length + KEEP_ALIVE.length + CONCURRENT);
+    assert.equal(upstream.spans.filter((s) => s.kind === 3).length, CASES.length + KEEP_ALIVE.length + CONCURRENT + 1);
     const scopes = new Set(lean.spans.filter((s) => s.kind === 3).map((s) => s.scope.name));
-    assert.deepEqual([...scopes], [CHANNELS ? 'sidetrace-http-client' : '@opentelemetry/instrumentation-http']);
+    assert.deepEqual([...scopes], ['sidetrace-http-client']);
     assert.match(
       lean.stderr,
-      CHANNELS ? /http client spans: sidetrace \(http\.client\.\* diagnostics channels\)/ : /http client spans: upstream instrumentation-http \(Node/,
+      CHANNELS
+        ? /http client spans: sidetrace \(http\.client\.\* diagnostics channels\)/
+        : /http client spans: sidetrace \(wraps http\/https\.request and get: Node [\d.]+ has no http\.client\.request\.created channel\)/,
     );
+    // Upstream's instrumentation-http does not load at all with the noise policy on.
+    assert.deepEqual(lean.upstreamHttp, []);
+    assert.equal(upstream.upstreamHttp.length, 1);
     assert.deepEqual([...new Set(upstream.spans.filter((s) => s.kind === 3).map((s) => s.scope.name))], ['@opentelemetry/instrumentation-http']);
     assert.match(upstream.stderr, /http client spans: upstream instrumentation-http;/);
   });
@@ -193,6 +214,15 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
       );
       assert.match(String(span.events[0].attributes['exception.message']), message, name);
     }
+  });
+
+  it("a call with no parent span gets neither span nor traceparent (upstream's default: a root span)", () => {
+    assert.deepEqual(lean.orphan, { arrived: true, traceparent: undefined });
+    assert.equal(lean.spans.filter((s) => String(s.attributes['url.full']).endsWith(ORPHAN)).length, 0);
+    const root = upstream.spans.filter((s) => s.kind === 3 && String(s.attributes['url.full']).endsWith(ORPHAN));
+    assert.equal(root.length, 1);
+    assert.equal(root[0].parentSpanId, '');
+    assert.equal(upstream.orphan.traceparent, `00-${root[0].traceId}-${root[0].spanId}-01`);
   });
 
   it("redacts tokens in the query string (upstream's list and sidetrace's secrets)", () => {
@@ -255,6 +285,18 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
       const client = run.client(`concurrent-${i}`);
       assert.equal(received.get(`/ok?i=${i}`), `00-${client.traceId}-${client.spanId}-01`, `concurrent-${i}`);
     }
+    // http.get, https.request with a URL and options, and a named ES module import of request.
+    for (const [name, url] of [
+      ['options-object', '/ok?a=1'],
+      ['https-request-url-options', '/ok?b=2'],
+      ['esm-named-import', '/ok?esm=1'],
+    ]) {
+      const client = run.client(name);
+      assert.equal(received.get(url), `00-${client.traceId}-${client.spanId}-01`, name);
+    }
+    // Headers given as an array are written by the ClientRequest constructor: the span is made, nothing can be added.
+    assert.ok(received.has('/ok?array=1'));
+    assert.equal(received.get('/ok?array=1'), undefined);
     received.clear();
     // Unsampled: the caller's trace goes on with the not-sampled flag, and no client span is exported.
     const off = await runApp({ OTEL_TRACES_SAMPLER: 'always_off' }, { cases: false, clients: false });
@@ -262,6 +304,28 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
     for (let i = 0; i < CONCURRENT; i++) assert.match(received.get(`/ok?i=${i}`) ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, `concurrent-${i}`);
     const ids = new Set([...received.values()].filter(Boolean));
     assert.ok(ids.size >= CONCURRENT, 'each call its own span id');
+  });
+
+  it('traces a `request` an ES module imported from node:http before sidetrace started', async () => {
+    const service = `http-client-${++runs}`;
+    const app = await startApp({
+      script: path.join(FIXTURES, 'http-client-esm-early.mjs'),
+      nodeArgs: [],
+      waitListening: false,
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+        OTEL_SERVICE_NAME: service,
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        TARGET: `http://127.0.0.1:${(target.address() as AddressInfo).port}`,
+      },
+    });
+    await app.exited;
+    const parent = app.stdout().match(/^esm-early (\w+)$/m)?.[1];
+    assert.ok(parent, `stdout: ${app.stdout()} stderr: ${app.stderr()}`);
+    const [client] = await rx.waitForSpans((s) => s.resource['service.name'] === service && s.kind === 3);
+    assert.equal(client.parentSpanId, parent);
+    assert.equal(client.scope.name, 'sidetrace-http-client');
+    assert.equal(received.get('/ok?esm-early=1'), `00-${client.traceId}-${client.spanId}-01`);
   });
 
   it('OTEL_NODE_DISABLED_INSTRUMENTATIONS=http turns the client spans off too', async () => {
@@ -283,7 +347,7 @@ describe('http.request client spans', { timeout: 180_000 }, () => {
       row((await doctor({})).stdout),
       CHANNELS
         ? 'sidetrace (http.client.* diagnostics channels)'
-        : `upstream instrumentation-http (Node ${process.versions.node} has no http.client.request.created channel: 22.12+)`,
+        : `sidetrace (wraps http/https.request and get: Node ${process.versions.node} has no http.client.request.created channel)`,
     );
     assert.equal(row((await doctor({ SIDETRACE_NOISE: 'off' })).stdout), 'upstream instrumentation-http');
     assert.equal(row((await doctor({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http' })).stdout), 'none (http not loaded)');

@@ -10,7 +10,6 @@ import { BUILD, FIXTURES, REGISTER, ROOT, get, run, startApp, RunningApp } from 
 import { useServices } from './helpers/services';
 import { nodeStatus } from '../src/cli/node-support';
 import { packageNameOf } from '../src/instrumentations/first-require';
-import { hasClientRequestCreatedChannel } from '../src/instrumentations/http-client/channels';
 import nodeModule from 'node:module';
 
 /** The ESM loader hook runs in-thread (module.registerHooks), so instrumentations load on the app's first import. */
@@ -54,10 +53,9 @@ describe('instrumentations load on first require', () => {
     assert.equal((await get(`${app.url}/hello`)).status, 200);
     // grpc, pg, ioredis and redis are all installed where this app resolves modules. express is
     // required, but under the noise policy its route hook is sidetrace's own, not upstream's package.
-    // http's client spans are sidetrace's own where Node has the http.client.request.created channel: the bundle then
-    // loads no upstream http package (the unbundled build still requires its attribute builder from node_modules).
-    // fetch spans are sidetrace's own on every Node: no upstream undici package.
-    const upstreamHttp = !hasClientRequestCreatedChannel() || BUILD.endsWith(path.join('dist', 'lib'));
+    // http's client and fetch spans are sidetrace's own on every Node: the bundle loads no upstream http or undici
+    // package (the unbundled build still requires upstream http's attribute builder from node_modules).
+    const upstreamHttp = BUILD.endsWith(path.join('dist', 'lib'));
     assert.deepEqual(await loaded(), upstreamHttp ? ['@opentelemetry/instrumentation-http'] : []);
   });
 

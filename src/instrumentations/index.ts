@@ -12,7 +12,6 @@ import path from 'node:path';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import type { SidetraceConfig } from '../config';
 import { onFirstRequire } from './first-require';
-import { hasClientRequestCreatedChannel } from './http-client/channels';
 import { loadPackage } from './load-package';
 
 interface InstrumentationSpec {
@@ -38,8 +37,6 @@ interface InstrumentationSpec {
   lean?: {
     /** A literal require (so the build bundles sidetrace's own module) returning the instrumentation's class. */
     load: () => new (settings: object) => Instrumentation;
-    /** `pkg` loads as well (with its noise settings): it still does a part the lean one doesn't. */
-    alongside?: boolean;
   };
 }
 
@@ -57,11 +54,9 @@ const SPECS: InstrumentationSpec[] = [
       redactedQueryParams: c.redaction.queryParams,
       redactedQueryParamsServer: c.redaction.queryParams,
     }),
-    // Server spans come from sidetrace's own instrumentation, and client spans too where Node has the
-    // http.client.request.created channel (./http-client/); elsewhere upstream keeps the client side.
-    lean: { load: () => require('./http-client').HttpInstrumentation, alongside: !hasClientRequestCreatedChannel() },
-    // Client calls with no parent (pool heartbeats, stray fetches) are noise.
-    noiseConfig: () => ({ requireParentforOutgoingSpans: true, disableIncomingRequestInstrumentation: true }),
+    // Server and client spans from sidetrace's own instrumentation (./http-client/), which, like upstream's with
+    // requireParentforOutgoingSpans, makes no span for a call with no parent (pool heartbeats, stray requests).
+    lean: { load: () => require('./http-client').HttpInstrumentation },
   },
   {
     name: 'undici',
@@ -293,7 +288,7 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
       const always = spec.config ? spec.config(config) : {};
       if (config.noise.enabled && spec.lean) {
         out.push(new (spec.lean.load())(always));
-        if (!spec.lean.alongside) continue;
+        continue;
       }
       const Ctor = (loadPackage(spec.pkg) as Record<string, new (settings: object) => Instrumentation>)[spec.exportName];
       const settings = { ...(config.noise.enabled && spec.noiseConfig ? spec.noiseConfig(config) : {}), ...always };

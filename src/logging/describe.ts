@@ -44,7 +44,7 @@ export function describeClientInstrumentation(config: SidetraceConfig, loaded: s
   if (!loaded.includes('http')) return 'none (http not loaded)';
   if (!config.noise.enabled) return 'upstream instrumentation-http';
   if (hasClientRequestCreatedChannel()) return 'sidetrace (http.client.* diagnostics channels)';
-  return `upstream instrumentation-http (Node ${process.versions.node} has no http.client.request.created channel: 22.12+)`;
+  return `sidetrace (wraps http/https.request and get: Node ${process.versions.node} has no http.client.request.created channel)`;
 }
 
 /** Which instrumentation makes the client spans of fetch and the undici package. */

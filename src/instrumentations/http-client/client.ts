@@ -1,18 +1,22 @@
 // sidetrace's HTTP client instrumentation: one CLIENT span per
-// http.request / https.request / http.get call, made from Node's diagnostics
-// channels instead of wrapping those functions (Node >= 22.12, ./channels.ts).
-// Loaded only with the noise policy on; it behaves as upstream
-// instrumentation-http's client side does with `requireParentforOutgoingSpans`.
+// http.request / https.request / http.get / https.get call. Loaded only with
+// the noise policy on; it behaves as upstream instrumentation-http's client
+// side does with `requireParentforOutgoingSpans`. It installs no require hook.
 //
-// - `http.client.request.created` (end of the ClientRequest constructor, in
-//   the caller's context, headers not yet sent): with no parent span, nothing
-//   at all; with a remote parent, its traceparent is
-//   passed on; otherwise the sampler is asked (tracer.startSpan with no
+// - Where Node publishes `http.client.request.created` (>= 22.12, ./channels.ts):
+//   that channel, fired at the end of the ClientRequest constructor, in the
+//   caller's context, headers not yet sent. Elsewhere (Node 20) enable() wraps
+//   `request` and `get` of the already loaded `node:http` and `node:https`
+//   and runs the same code right after the original `request()` returns
+//   (still in the caller's context, headers not yet sent); the ES module
+//   bindings follow through module.syncBuiltinESMExports().
+//   With no parent span, nothing at all; with a remote parent, its traceparent
+//   is passed on; otherwise the sampler is asked (tracer.startSpan with no
 //   attributes, as no sampler sidetrace configures reads a client span's),
 //   the context is injected with setHeader and, only if the span records, the
 //   attributes are computed by upstream's own builder.
 // - `http.client.response.finish` (the response's head arrived, before the
-//   `response` event): the response attributes.
+//   `response` event; Node 20 has it too): the response attributes.
 // - ClientRequest#emit and IncomingMessage#emit, wrapped once: they end the
 //   span where upstream does (the response's `end` or `error`, the request's
 //   `error` or `close`), with no listener added per call.
@@ -25,10 +29,13 @@
 // (Upstream creates the request inside its span's context, then binds the
 // callbacks and both emitters back to the caller's, per call.)
 import http, { IncomingMessage } from 'node:http';
+import https from 'node:https';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { syncBuiltinESMExports } from 'node:module';
 import { context, diag, propagation, trace, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { EmitInstrumentation, type Emit } from '../emit-instrumentation';
+import { hasClientRequestCreatedChannel } from './channels';
 
 // @opentelemetry/instrumentation-http 0.223.0, build/src/utils.js: the attribute
 // builders its client side uses. Reused so that attributes match upstream's exactly.
@@ -68,7 +75,14 @@ export class HttpClientInstrumentation extends EmitInstrumentation<HttpClientSet
 
   enable(): void {
     if (this.restore.length) return;
-    this.subscribe('http.client.request.created', (message) => this.onCreated((message as { request: ClientRequest }).request));
+    if (hasClientRequestCreatedChannel()) {
+      this.subscribe('http.client.request.created', (message) => this.onCreated((message as { request: ClientRequest }).request));
+    } else {
+      this.wrapRequest(http);
+      this.wrapRequest(https);
+      syncBuiltinESMExports();
+      this.restore.push(syncBuiltinESMExports);
+    }
     this.subscribe('http.client.response.finish', (message) => {
       const { request, response } = message as { request: ClientRequest; response: IncomingMessage & Traced };
       onResponse(request, response);
@@ -87,6 +101,44 @@ export class HttpClientInstrumentation extends EmitInstrumentation<HttpClientSet
     };
     diagnosticsChannel.subscribe(name, listener);
     this.restore.push(() => diagnosticsChannel.unsubscribe(name, listener));
+  }
+
+  /**
+   * Wraps `mod.request`, and `mod.get` as that request plus `end()` (Node's own
+   * `get` calls the module's inner `request`, not the export). disable() puts
+   * back what was there, unless something wrapped over it since: then the
+   * wrap stays and passes calls straight through.
+   */
+  private wrapRequest(mod: typeof http | typeof https): void {
+    type Request = typeof http.request;
+    const target = mod as { request: Request; get: Request };
+    const original = target.request;
+    const originalGet = target.get;
+    let active = true;
+    const created = (request: ClientRequest) => {
+      try {
+        this.onCreated(request);
+      } catch (err) {
+        diag.error('sidetrace http-client: could not trace a request', err);
+      }
+    };
+    const request = function request(this: unknown) {
+      const req = Reflect.apply(original, this, arguments) as ClientRequest;
+      if (active) created(req);
+      return req;
+    } as Request;
+    const get = function get(this: unknown) {
+      const req = Reflect.apply(request, this, arguments) as ClientRequest;
+      req.end();
+      return req;
+    } as Request;
+    target.request = request;
+    target.get = get;
+    this.restore.push(() => {
+      active = false;
+      if (target.request === request) target.request = original;
+      if (target.get === get) target.get = originalGet;
+    });
   }
 
   private onCreated(request: ClientRequest): void {
@@ -113,7 +165,7 @@ export class HttpClientInstrumentation extends EmitInstrumentation<HttpClientSet
   private requestAttributes(request: ClientRequest): Record<string, string | number> {
     const protocol = request.protocol;
     // Node sets Host to `host[:port]` (the port left out when it is the default); a Host the caller set may name another host.
-    const hostHeader = String(request.getHeader('host') ?? '');
+    const hostHeader = String(request.getHeader('host') ?? renderedHost(request));
     const colon = hostHeader.lastIndexOf(':');
     const headerPort = colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(colon + 1) : '';
     const port = headerPort || (protocol === 'https:' ? '443' : '80');
@@ -134,6 +186,17 @@ export class HttpClientInstrumentation extends EmitInstrumentation<HttpClientSet
       false,
     );
   }
+}
+
+/**
+ * The Host line of a request whose headers were given as an array: Node writes
+ * those in the constructor (OutgoingMessage's `_header`) and keeps none for getHeader.
+ */
+function renderedHost(request: ClientRequest): string {
+  const rendered = (request as { _header?: unknown })._header;
+  if (typeof rendered !== 'string') return '';
+  const match = /\r\nhost:[ \t]*([^\r\n]*)/i.exec(rendered);
+  return match ? match[1].trim() : '';
 }
 
 function onResponse(request: ClientRequest, response: IncomingMessage & Traced): void {

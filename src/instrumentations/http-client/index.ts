@@ -1,7 +1,7 @@
 // The `http` entry's lean variant (src/instrumentations/index.ts): sidetrace's
-// server spans (../http-server/server.ts) and, where Node publishes the
-// http.client.* channels it needs, its client spans (./client.ts). Elsewhere
-// upstream instrumentation-http loads alongside for the client side.
+// server spans (../http-server/server.ts) and client spans (./client.ts: on
+// Node's http.client.* channels where it has them, else a wrap of
+// http/https.request and get).
 import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { HttpServerInstrumentation } from '../http-server/server';
@@ -17,7 +17,7 @@ export class HttpInstrumentation implements Instrumentation {
 
   constructor(private settings: InstrumentationConfig = {}) {
     const server = new HttpServerInstrumentation(settings);
-    this.parts = hasClientRequestCreatedChannel() ? [server, new HttpClientInstrumentation(settings)] : [server];
+    this.parts = [server, new HttpClientInstrumentation(settings)];
     this.instrumentationVersion = server.instrumentationVersion;
   }
 

@@ -9,16 +9,15 @@
 // neither span nor header; tokens in query strings are redacted.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { clientTarget, refusedUrl } from './helpers/client-target';
 import { comparableClientSpan, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver';
 import { FIXTURES, ROOT, run, startApp } from './helpers/app';
+import { selfSignedCert } from './helpers/tls';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 const CHANNELS = major > 23 || (major === 23 && minor >= 2) || (major === 22 && minor >= 12);
@@ -61,12 +60,7 @@ const listen = async (server: http.Server | https.Server) => {
 
 before(async () => {
   rx = await startOtlpReceiver();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-tls-'));
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], {
-    stdio: 'ignore',
-  });
+  const { key, cert } = selfSignedCert();
   target = http.createServer(answer);
   tlsTarget = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, answer);
   await listen(target);

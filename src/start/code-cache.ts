@@ -62,8 +62,12 @@ function compile(filename: string, dir: string): ((...args: unknown[]) => unknow
     const { Script } = require('node:vm') as typeof vm;
     const source = fs.readFileSync(filename, 'utf8');
     const stat = fs.statSync(filename);
-    // A new bundle or a new Node never meets an old cache under its name; a cache V8 still rejects (other flags) is rewritten.
-    const cacheFile = path.join(dir, `${path.basename(filename)}-${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}.bin`);
+    // Named by the file's folder (two installs of sidetrace keep one cache each), size and time (a new bundle never meets an
+    // old cache) and Node; a cache V8 still rejects (other V8 flags) is rewritten.
+    const cacheFile = path.join(
+      dir,
+      `${path.basename(filename)}-${hashOf(path.dirname(filename))}-${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}.bin`,
+    );
     let cachedData: Buffer | undefined;
     try {
       cachedData = fs.readFileSync(cacheFile);
@@ -113,12 +117,19 @@ function writeCache(script: vm.Script, dir: string, cacheFile: string): void {
   }
 }
 
-/** The caches of an earlier build or Node of the same file: one per file stays on disk. */
+/** The caches of an earlier build or Node of the same file: one per file and folder stays on disk. */
 function removeOlder(dir: string, cacheFile: string): void {
-  const prefix = `${path.basename(cacheFile).split('-')[0]}-`;
+  const prefix = `${path.basename(cacheFile).split('-').slice(0, 2).join('-')}-`;
   fs.readdir(dir, (error, names) => {
     if (error) return;
     for (const name of names)
       if (name.startsWith(prefix) && name !== path.basename(cacheFile) && name.endsWith('.bin')) fs.rm(path.join(dir, name), { force: true }, () => {});
   });
+}
+
+/** FNV-1a, in hex: a short stable name for a folder, without loading node:crypto. */
+function hashOf(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16);
 }

@@ -6,6 +6,7 @@
 //
 //   npm run build && node bench/startup-matrix.mjs [--nodes 20,22,24] [--reps 10] [--esm] [--json FILE]
 //     [--compare-preload PATH]   another sidetrace build next to this one (e.g. dist/lib/preload.js, unbundled)
+//     [--preload PATH]           this build's preload, when not dist/preload.js (e.g. a copy, to compare copy against copy)
 //     [--compare-register PATH]  the same for the ESM app (another build's register.mjs)
 //     [--compare-env K=V,...]    environment for the compared build (e.g. SIDETRACE_COMPILE_CACHE=off: this build without its caches)
 //     [--variants bare,on,compare,off,stock]  which variants of the hello-world to run (default all)
@@ -30,7 +31,7 @@ const NODES = flag('--nodes', '20,22,24').split(',');
 const REPS = Number(flag('--reps', 10));
 const ESM = args.includes('--esm');
 const JSON_OUT = flag('--json', path.join(REPO_ROOT, 'bench', 'results', 'startup-matrix.json'));
-const PRELOAD = path.join(REPO_ROOT, 'dist', 'preload.js');
+const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));
 const REGISTER = path.join(REPO_ROOT, 'dist', 'register.mjs');
 const COMPARE = flag('--compare-preload', undefined);
 const COMPARE_REGISTER = flag('--compare-register', undefined);

@@ -104,7 +104,8 @@ function run(filename: string, fn: (...args: unknown[]) => unknown): unknown {
 function writeCache(script: vm.Script, dir: string, cacheFile: string): void {
   try {
     const data = script.createCachedData();
-    const temporary = `${cacheFile}.${process.pid}.tmp`;
+    // Unique per writer: a Worker's preload shares the process id, and another process may be writing the same cache.
+    const temporary = `${cacheFile}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
     fs.mkdir(dir, { recursive: true }, (mkdirError) => {
       if (mkdirError) return;
       fs.writeFile(temporary, data, (writeError) => {

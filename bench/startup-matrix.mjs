@@ -6,7 +6,10 @@
 //
 //   npm run build && node bench/startup-matrix.mjs [--nodes 20,22,24] [--reps 10] [--esm] [--json FILE]
 //     [--compare-preload PATH]   another sidetrace build next to this one (e.g. dist/lib/preload.js, unbundled)
+//     [--preload PATH]           this build's preload, when not dist/preload.js (e.g. a copy, to compare copy against copy)
 //     [--compare-register PATH]  the same for the ESM app (another build's register.mjs)
+//     [--compare-env K=V,...]    environment for the compared build (e.g. SIDETRACE_COMPILE_CACHE=off: this build without its caches)
+//     [--variants bare,on,compare,off,stock]  which variants of the hello-world to run (default all)
 //
 // Reported per variant: spawn → listening (wall, ms), CPU time used by then (ms;
 // the steadier figure on a shared machine), and peak RSS at listening (MiB).
@@ -28,10 +31,17 @@ const NODES = flag('--nodes', '20,22,24').split(',');
 const REPS = Number(flag('--reps', 10));
 const ESM = args.includes('--esm');
 const JSON_OUT = flag('--json', path.join(REPO_ROOT, 'bench', 'results', 'startup-matrix.json'));
-const PRELOAD = path.join(REPO_ROOT, 'dist', 'preload.js');
+const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));
 const REGISTER = path.join(REPO_ROOT, 'dist', 'register.mjs');
 const COMPARE = flag('--compare-preload', undefined);
 const COMPARE_REGISTER = flag('--compare-register', undefined);
+const COMPARE_ENV = Object.fromEntries(
+  (flag('--compare-env', '') || '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+const ONLY = flag('--variants', undefined)?.split(',');
 const STOCK = path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'auto-instrumentations-node', 'build', 'src', 'register.js');
 
 const nodeBin = Object.fromEntries(
@@ -50,7 +60,21 @@ const on = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
 const VARIANTS = {
   bare: { label: 'bare node', nodeArgs: [], env: {} },
   on: { label: 'sidetrace (tracing on)', nodeArgs: ['--require', PRELOAD], env: on },
-  ...(COMPARE ? { compare: { label: `sidetrace (${path.relative(REPO_ROOT, COMPARE)})`, nodeArgs: ['--require', path.resolve(COMPARE)], env: on } } : {}),
+  ...(COMPARE
+    ? {
+        compare: {
+          label: `sidetrace (${path.relative(REPO_ROOT, COMPARE)}${
+            Object.keys(COMPARE_ENV).length
+              ? ` ${Object.entries(COMPARE_ENV)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(' ')}`
+              : ''
+          })`,
+          nodeArgs: ['--require', path.resolve(COMPARE)],
+          env: { ...on, ...COMPARE_ENV },
+        },
+      }
+    : {}),
   off: { label: 'sidetrace (off: no exporter)', nodeArgs: ['--require', PRELOAD], env: {} },
   stock: { label: 'stock auto-instrumentations-node/register', nodeArgs: ['--require', STOCK], env: { OTEL_TRACES_EXPORTER: 'otlp', ...on } },
 };
@@ -152,7 +176,8 @@ const m = machine();
 console.log(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; runner Node ${m.node}; load average at start ${m.loadAverage}; ${m.date}`);
 const results = { machine: m, nodes: nodeVersion, reps: REPS };
 try {
-  results.hello = await matrix('express hello-world start-up', makeHelloApp(), VARIANTS, false);
+  const variants = Object.fromEntries(Object.entries(VARIANTS).filter(([name]) => name === 'bare' || !ONLY || ONLY.includes(name)));
+  results.hello = await matrix('express hello-world start-up', makeHelloApp(), variants, false);
   if (ESM) results.esm = await matrix('500-module ESM app: start-up and first request', makeEsmApp(500), ESM_VARIANTS, true);
 } finally {
   await sink.stop();

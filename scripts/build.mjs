@@ -128,6 +128,9 @@ await esbuild.build({
   },
   outfile: path.join(DIST, 'vendor.js'),
   external: [...UNBUNDLED, './instrumentations/*'],
+  // import() becomes require(): Node 20 compiles vendor.js through vm.Script (src/start/code-cache.ts), whose
+  // import() needs a callback that is experimental there (a warning on the app's stderr). The SDK imports only http and https.
+  supported: { 'dynamic-import': false },
 });
 
 // sidetrace.js: sidetrace's own modules (the CommonJS tsc wrote, with its source maps), vendored packages through vendor.js.
@@ -159,7 +162,12 @@ await esbuild.build({
   },
   outfile: path.join(DIST, 'sidetrace.js'),
   plugins: [throughVendor],
+  supported: { 'dynamic-import': false },
 });
+for (const file of ['vendor.js', 'sidetrace.js']) {
+  if (/[^\w.$]import\(/.test(fs.readFileSync(path.join(DIST, file), 'utf8')))
+    throw new Error(`dist/${file} has an import(), which vm.Script cannot run on Node 20`);
+}
 
 // preflight.js: what the preload runs before loading sidetrace.js (src/start/preflight.ts): the compile cache,
 // and the tracing-off decision, so that tracing off never reads sidetrace.js.
@@ -203,13 +211,16 @@ const entry = (file, text, mode) => {
   fs.mkdirSync(path.dirname(path.join(DIST, file)), { recursive: true });
   fs.writeFileSync(path.join(DIST, file), text, { mode });
 };
+// Where Node has no compile cache (Node 20), the preload compiles vendor.js and sidetrace.js through a V8 code cache
+// of its own (src/start/code-cache.ts); vendor.js first, so that sidetrace.js's require of it finds it loaded.
+const bundles = `[require.resolve('./vendor.js'), require.resolve('./sidetrace.js')]`;
 entry(
   'preload.js',
-  `'use strict';\n// node --require sidetrace/preload app.js (src/preload.ts)\nconst preflight = require('./preflight.js');\npreflight.enableCompileCache();\nif (!preflight.tracingOffAtPreload()) require('./sidetrace.js').start().startFromPreload();\n`,
+  `'use strict';\n// node --require sidetrace/preload app.js (src/preload.ts)\nconst preflight = require('./preflight.js');\npreflight.enableCompileCache();\nif (!preflight.tracingOffAtPreload()) preflight.requireWithCodeCache(${bundles}, preflight.codeCacheDir()).start().startFromPreload();\n`,
 );
 entry(
   'register.mjs',
-  `// node --import sidetrace/register app.mjs (src/register.mts)\nimport { createRequire } from 'node:module';\n\nconst require = createRequire(import.meta.url);\nconst preflight = require('./preflight.js');\npreflight.enableCompileCache();\nif (!preflight.tracingOffAtPreload()) require('./sidetrace.js').start().startFromPreload({ esm: true });\n`,
+  `// node --import sidetrace/register app.mjs (src/register.mts)\nimport { createRequire } from 'node:module';\n\nconst require = createRequire(import.meta.url);\nconst preflight = require('./preflight.js');\npreflight.enableCompileCache();\nif (!preflight.tracingOffAtPreload()) preflight.requireWithCodeCache(${bundles}, preflight.codeCacheDir()).start().startFromPreload({ esm: true });\n`,
 );
 entry('index.js', `'use strict';\n// The library API (types: dist/lib/index.d.ts).\nmodule.exports = require('./sidetrace.js').api();\n`);
 entry('cli/index.js', `#!/usr/bin/env node\n'use strict';\nrequire('../sidetrace.js').cli();\n`, 0o755);

@@ -369,3 +369,104 @@ describe('compile cache (Node ≥ 22.1)', () => {
     }
   });
 });
+
+describe('V8 code cache (Node without module.enableCompileCache: Node 20)', () => {
+  const nodeModule = require('node:module') as { enableCompileCache?: unknown };
+  const skip =
+    typeof nodeModule.enableCompileCache === 'function'
+      ? `Node's compile cache serves ${process.version}`
+      : BUILD.endsWith(`${path.sep}lib`)
+        ? 'the unbundled build has no bundle to cache'
+        : false;
+  const cacheFiles = (dir: string) => {
+    try {
+      return fs.readdirSync(dir).filter((n) => n.endsWith('.bin'));
+    } catch {
+      return [];
+    }
+  };
+  async function until(what: string, check: () => boolean) {
+    for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(check(), what);
+  }
+  /** The app traces, and has been up long enough for start-up's cache writes to have happened. */
+  async function tracedApp(env: Record<string, string>, service: string, waitForWrite: () => boolean) {
+    const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: service, ...env });
+    assert.equal((await get(`${a.url}/hello`)).status, 200);
+    await rx.waitForSpans(serverSpan('/hello', service));
+    await until('the app wrote its code cache', waitForWrite);
+    return a;
+  }
+
+  it('the first start writes sidetrace.js and vendor.js to the cache; the next reads them back (accepted, not rewritten); a corrupt one is replaced', {
+    skip,
+  }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-test-code-cache-'));
+    const cache = path.join(dir, 'v8-code-cache');
+    try {
+      const env = { SIDETRACE_COMPILE_CACHE: dir };
+      const first = await tracedApp(env, 'code-cache-1', () => cacheFiles(cache).length === 2);
+      await first.stop();
+      const files = cacheFiles(cache).sort();
+      assert.deepEqual(
+        files.map((f) => f.split('-')[0]),
+        ['sidetrace.js', 'vendor.js'],
+      );
+      // One file is made unreadable to V8, the other is marked with an old time: the rejected one is rewritten, the accepted one left as it is.
+      const [sidetraceCache, vendorCache] = files.map((f) => path.join(cache, f));
+      fs.writeFileSync(sidetraceCache, Buffer.alloc(64, 7));
+      const old = new Date('2020-01-01T00:00:00Z');
+      fs.utimesSync(vendorCache, old, old);
+      const second = await tracedApp(env, 'code-cache-2', () => fs.statSync(sidetraceCache).size > 64);
+      await second.stop();
+      assert.deepEqual(cacheFiles(cache).sort(), files, 'the same two caches, no others');
+      assert.equal(fs.statSync(vendorCache).mtimeMs, old.getTime(), 'the accepted cache was read, not written again');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SIDETRACE_COMPILE_CACHE=off writes no cache', { skip }, async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-test-tmpdir-'));
+    try {
+      // The default directory is under TMPDIR; a second app with the default shows what the first would have written.
+      const off = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'code-cache-off', SIDETRACE_COMPILE_CACHE: 'off', TMPDIR: tmp });
+      assert.equal((await get(`${off.url}/hello`)).status, 200);
+      await tracedApp(
+        { TMPDIR: path.join(tmp, 'default') },
+        'code-cache-default',
+        () => cacheFiles(path.join(tmp, 'default', 'sidetrace-compile-cache', 'v8-code-cache')).length === 2,
+      );
+      assert.deepEqual(fs.readdirSync(tmp), ['default'], 'the app with the cache off wrote nothing in its TMPDIR');
+      await off.stop();
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('an error thrown inside sidetrace points at its TypeScript source under --enable-source-maps, at dist/sidetrace.js without', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-test-code-cache-'));
+    try {
+      const traced = { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, SIDETRACE_COMPILE_CACHE: dir };
+      if (!skip) {
+        // A start that lives past start-up fills the code cache, so that the start below without source maps compiles from it.
+        const filled = await run(process.execPath, ['--require', PRELOAD, '-e', 'setTimeout(() => {}, 1500)'], { env: traced });
+        assert.equal(filled.code, 0, filled.stderr);
+        assert.equal(cacheFiles(path.join(dir, 'v8-code-cache')).length, 2);
+      }
+      // A call of the library API that throws inside sidetrace (the preload has loaded the bundle, the API shares it); Node prints the stack.
+      const throwing = `require(${JSON.stringify(path.join(BUILD, 'index.js'))}).migrationWorker(42)`;
+      const mapped = await run(process.execPath, ['--enable-source-maps', '--require', PRELOAD, '-e', throwing], { env: traced });
+      assert.notEqual(mapped.code, 0);
+      assert.match(mapped.stderr, /the first argument must be the batch function/);
+      assert.match(mapped.stderr, /\n\s+at (?:Object\.)?migrationWorker \(\S*src[\\/]migration[\\/]bullmq\.ts:\d+:\d+\)/, mapped.stderr);
+      const plain = await run(process.execPath, ['--require', PRELOAD, '-e', throwing], { env: traced });
+      assert.notEqual(plain.code, 0);
+      assert.match(plain.stderr, /the first argument must be the batch function/);
+      const file = BUILD.endsWith(`${path.sep}lib`) ? path.join(BUILD, 'migration', 'bullmq.js') : path.join(BUILD, 'sidetrace.js');
+      assert.ok(plain.stderr.includes(`migrationWorker (${file}:`), plain.stderr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

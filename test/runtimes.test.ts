@@ -165,6 +165,22 @@ describe('worker_threads', () => {
   });
 });
 
+describe('worker_threads, tracing off', () => {
+  it('the one tracing-off line comes from the main thread only; the Worker runs untraced', async () => {
+    const a = await startApp({ script: `${FIXTURES}/worker-app.js`, env: { OTEL_SERVICE_NAME: 'worker-off-svc' } });
+    apps.push(a);
+    assert.equal((await get(`${a.url}/work`)).body, 'worker got 200');
+    await a.stop();
+    const lines = a
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('sidetrace:'));
+    assert.deepEqual(lines, [
+      'sidetrace: tracing is off: no exporter is configured; set OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER) or SIDETRACE_ENABLED=true to turn it on',
+    ]);
+  });
+});
+
 describe('ESM (--import sidetrace/register, the loader hook limited to instrumented modules)', () => {
   it('an ESM app importing express and pg is traced: the route, and the query under it', async () => {
     const service = 'esm-pg-svc';

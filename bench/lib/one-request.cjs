@@ -4,21 +4,36 @@
 // process, so what is measured is the server hook, the sampler, the span and
 // the express route hook, not the kernel. Prints the CPU µs per request.
 // Run by bench/request-path.mjs under each preload.
+// BENCH_APP=plain: a bare node:http handler instead of express.
+// BENCH_MIX: one request in ten is `recorded` (to /health, a path the noise
+// policy records but never exports) or `sampled` (its caller sent a sampled
+// traceparent, so it is recorded and exported whatever the ratio).
+const crypto = require('node:crypto');
 const http = require('node:http');
 const net = require('node:net');
-const express = require('express');
 
-const app = express();
-app.get('/hello', (_req, res) => res.send('hello world'));
-const server = http.createServer(app);
+function expressApp() {
+  const app = require('express')();
+  app.get(['/hello', '/health'], (_req, res) => res.send('hello world'));
+  return app;
+}
+const plain = (_req, res) => {
+  res.setHeader('content-type', 'text/plain');
+  res.end('hello world');
+};
+const server = http.createServer(process.env.BENCH_APP === 'plain' ? plain : expressApp());
 const N = Number(process.env.BENCH_REQUESTS || 100000);
 const WARMUP = 20000;
+const MIX = process.env.BENCH_MIX;
+let seq = 0;
 
 function one() {
   const req = new http.IncomingMessage(new net.Socket());
+  const tenth = MIX !== undefined && seq++ % 10 === 0;
   req.method = 'GET';
-  req.url = '/hello';
+  req.url = tenth && MIX === 'recorded' ? '/health' : '/hello';
   req.headers = { host: '127.0.0.1:3000', 'user-agent': 'bench', connection: 'keep-alive' };
+  if (tenth && MIX === 'sampled') req.headers.traceparent = `00-${crypto.randomBytes(16).toString('hex')}-00f067aa0ba902b7-01`;
   req.rawHeaders = ['host', '127.0.0.1:3000', 'user-agent', 'bench', 'connection', 'keep-alive'];
   req.httpVersion = '1.1';
   req.httpVersionMajor = 1;

@@ -13,8 +13,10 @@
 // one request in ten recorded but not exported (a path the noise policy
 // ignores), and one in ten sampled by its caller's traceparent and exported:
 // what a 10% mix costs beyond the unsampled requests, recording and export apart.
+// With --side http|worker, two more: bare and 0% with one outgoing POST every
+// 5,000 requests and nothing traced, on this thread or from a worker thread.
 //
-//   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--sink] [--plain] [--mix] [--compare-preload PATH]
+//   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--sink] [--plain] [--mix] [--side http|worker] [--compare-preload PATH]
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { REPO_ROOT, closedPort, startSink } from './lib/procs.mjs';
@@ -41,10 +43,13 @@ const base = {
 };
 const ratio = (r) => ({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: r });
 const variants = { bare: { args: [], env: base } };
+const side = flag('--side', undefined);
+if (side) variants[`bare + a POST every 5,000 (${side})`] = { args: [], env: { ...base, BENCH_SIDE: side } };
 for (const [tag, preload] of Object.entries(PRELOADS)) {
   variants[`${tag} 0%`] = { args: ['--require', preload], env: { ...base, ...ratio('0') } };
   variants[`${tag} 10%`] = { args: ['--require', preload], env: { ...base, ...ratio('0.1') } };
   variants[`${tag} 100%`] = { args: ['--require', preload], env: base };
+  if (side) variants[`${tag} 0% + a POST every 5,000 (${side})`] = { args: ['--require', preload], env: { ...base, ...ratio('0'), BENCH_SIDE: side } };
   if (has('--mix')) {
     variants[`${tag} 0%, 1 in 10 recorded, not exported`] = { args: ['--require', preload], env: { ...base, ...ratio('0'), BENCH_MIX: 'recorded' } };
     variants[`${tag} 0%, 1 in 10 sampled by its caller`] = { args: ['--require', preload], env: { ...base, ...ratio('0'), BENCH_MIX: 'sampled' } };

@@ -8,9 +8,15 @@
 // 10% and 100% are not comparable per span). With --sink, to a real OTLP sink
 // (bench/lib/otlp-sink.mjs, its own process), 100 requests per event-loop
 // turn: every sampled span is serialized and sent, as in a service. With --compare-preload, the same for
-// another build (before/after an optimisation).
+// another build (before/after an optimisation). With --plain, a bare
+// node:http handler instead of express. With --mix, two more variants at 0%:
+// one request in ten recorded but not exported (a path the noise policy
+// ignores), and one in ten sampled by its caller's traceparent and exported:
+// what a 10% mix costs beyond the unsampled requests, recording and export apart.
+// With --side http|worker, two more: bare and 0% with one outgoing POST every
+// 5,000 requests and nothing traced, on this thread or from a worker thread.
 //
-//   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--sink] [--compare-preload PATH]
+//   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--sink] [--plain] [--mix] [--side http|worker] [--compare-preload PATH]
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { REPO_ROOT, closedPort, startSink } from './lib/procs.mjs';
@@ -32,14 +38,22 @@ const base = {
   OTEL_SERVICE_NAME: 'request-path',
   OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
   ...(sink ? { BENCH_PER_TURN: '100' } : {}),
+  ...(has('--plain') ? { BENCH_APP: 'plain' } : {}),
   SIDETRACE_LOG_LEVEL: 'error',
 };
 const ratio = (r) => ({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: r });
 const variants = { bare: { args: [], env: base } };
+const side = flag('--side', undefined);
+if (side) variants[`bare + a POST every 5,000 (${side})`] = { args: [], env: { ...base, BENCH_SIDE: side } };
 for (const [tag, preload] of Object.entries(PRELOADS)) {
   variants[`${tag} 0%`] = { args: ['--require', preload], env: { ...base, ...ratio('0') } };
   variants[`${tag} 10%`] = { args: ['--require', preload], env: { ...base, ...ratio('0.1') } };
   variants[`${tag} 100%`] = { args: ['--require', preload], env: base };
+  if (side) variants[`${tag} 0% + a POST every 5,000 (${side})`] = { args: ['--require', preload], env: { ...base, ...ratio('0'), BENCH_SIDE: side } };
+  if (has('--mix')) {
+    variants[`${tag} 0%, 1 in 10 recorded, not exported`] = { args: ['--require', preload], env: { ...base, ...ratio('0'), BENCH_MIX: 'recorded' } };
+    variants[`${tag} 0%, 1 in 10 sampled by its caller`] = { args: ['--require', preload], env: { ...base, ...ratio('0'), BENCH_MIX: 'sampled' } };
+  }
 }
 
 const LOAD_AT_START = machine().loadAverage;

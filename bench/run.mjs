@@ -13,7 +13,7 @@
 //     --duration S         seconds of measured load per throughput run (default 10; quick 3)
 //     --outage-duration S  seconds of load per outage scenario (default 60; quick 15)
 //     --connections N      autocannon connections (default 50)
-//     --variants a,b       only these variants (bare, sidetrace, sidetrace-upstream-encoder, sidetrace-10, sidetrace-off, stock, stock-10, newrelic)
+//     --variants a,b       only these variants (bare, sidetrace, sidetrace-upstream-encoder, sidetrace-10, sidetrace-0, sidetrace-10-no-db, bare-client, sidetrace-0-client, sidetrace-off, stock, stock-10, newrelic)
 //     --node 24|20|PATH    run the bench and the apps on this node (24, 20, 22, 26: the pinned binary from scripts/node-install.sh)
 //     --preload PATH       the sidetrace preload to measure (default dist/preload.js)
 //     --compare-preload PATH  also measure this sidetrace build (variants "sidetrace-compare", "sidetrace-10-compare"): before/after an optimisation
@@ -82,6 +82,8 @@ if (!fs.existsSync(PRELOAD)) {
 }
 
 const TEN_PERCENT = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
+/** bench/lib/side-traffic.cjs: the *-client variants' outgoing POSTs. */
+const SIDE_TRAFFIC = path.join(REPO_ROOT, 'bench', 'lib', 'side-traffic.cjs');
 
 /**
  * The contenders. `preload` is the module given to --require (null: none);
@@ -111,6 +113,26 @@ function variantsFor({ endpoint, deadPort }) {
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, SIDETRACE_OTLP_ENCODER: 'upstream' },
     },
     'sidetrace-10': { label: 'sidetrace, 10% sampled', preload: PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT } },
+    // What an unsampled request costs with no sampled request mixed in (opt-in: --variants).
+    'sidetrace-0': {
+      label: 'sidetrace, nothing sampled',
+      preload: PRELOAD,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT, OTEL_TRACES_SAMPLER_ARG: '0' },
+    },
+    // The same apps with one outgoing POST every 100 ms and no tracing of it: what outgoing HTTP traffic alone costs a
+    // process, which the exporter's sends bring to the sampled variants (opt-in: --variants).
+    'bare-client': { label: 'bare node + a POST every 100 ms', preload: SIDE_TRAFFIC, env: { SIDE_URL: endpoint } },
+    'sidetrace-0-client': {
+      label: 'sidetrace, nothing sampled + a POST every 100 ms',
+      preload: SIDE_TRAFFIC,
+      env: { SIDE_URL: endpoint, SIDE_INNER: PRELOAD, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT, OTEL_TRACES_SAMPLER_ARG: '0' },
+    },
+    // The most that skipping the database and cache instrumentations in unsampled requests could save (opt-in: --variants).
+    'sidetrace-10-no-db': {
+      label: 'sidetrace, 10% sampled, no pg/ioredis/redis instrumentation',
+      preload: PRELOAD,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT, OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'pg,ioredis,redis' },
+    },
     'sidetrace-off': { label: 'sidetrace (off: no exporter configured)', preload: PRELOAD, env: {} },
     stock: {
       label: 'stock auto-instrumentations-node/register',
@@ -145,6 +167,8 @@ const pick = (names) =>
       COMPARE_PRELOAD && n === 'sidetrace' ? [n, 'sidetrace-compare'] : COMPARE_PRELOAD && n === 'sidetrace-10' ? [n, 'sidetrace-10-compare'] : [n],
     )
     .filter((n) => !wantedVariants || wantedVariants.includes(n));
+/** Variants measured only when --variants names them. */
+const optIn = (names) => names.filter((n) => wantedVariants?.includes(n));
 const nodeArgs = (v) => (v.preload ? ['--require', v.preload] : []);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -305,7 +329,16 @@ async function measure(ctx, url, pid, requests) {
 async function benchThroughput(ctx) {
   // The encoder comparison runs only when named (--variants …,sidetrace-upstream-encoder).
   const encoder = wantedVariants?.includes('sidetrace-upstream-encoder') ? ['sidetrace-upstream-encoder'] : [];
-  const names = pick(['bare', 'sidetrace', ...encoder, 'sidetrace-10', 'stock', 'stock-10', 'newrelic']);
+  const names = pick([
+    'bare',
+    'sidetrace',
+    ...encoder,
+    'sidetrace-10',
+    ...optIn(['bare-client', 'sidetrace-0', 'sidetrace-0-client']),
+    'stock',
+    'stock-10',
+    'newrelic',
+  ]);
   const samples = await interleaved('throughput', names, async (name) => {
     const v = ctx.variants[name];
     const app = await startHello(nodeArgs(v), v.env);
@@ -403,7 +436,7 @@ async function benchRoutes(ctx) {
     return { skipped: `PostgreSQL/Redis unavailable: ${err.message}`, text: `skipped: ${err.message}` };
   }
   try {
-    const names = pick(['bare', 'sidetrace', 'sidetrace-10', 'stock', 'stock-10', 'newrelic']);
+    const names = pick(['bare', 'sidetrace', 'sidetrace-10', ...optIn(['sidetrace-0', 'sidetrace-10-no-db']), 'stock', 'stock-10', 'newrelic']);
     const samples = await interleaved('routes', names, async (name) => {
       const v = ctx.variants[name];
       const demo = await startDemoApp({ databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, preload: v.preload, env: v.env });

@@ -14,11 +14,16 @@ const services = useServices();
 let rx: OtlpReceiver;
 let upstream: http.Server;
 let upstreamUrl = '';
+/** The traceparent each call to the upstream server carried, by path. */
+const sentTraceparent = new Map<string, string | undefined>();
 const apps: RunningApp[] = [];
 
 before(async () => {
   rx = await startOtlpReceiver();
-  upstream = http.createServer((_req, res) => res.end('upstream'));
+  upstream = http.createServer((req, res) => {
+    sentTraceparent.set(req.url ?? '', req.headers.traceparent as string | undefined);
+    res.end('upstream');
+  });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/`;
 });
@@ -180,6 +185,94 @@ for (const [label, expressModule] of [
     });
   });
 }
+
+// At 10% sampling nine requests in ten take this path: nothing of theirs is exported, but their trace id still
+// reaches the next service (unsampled, so it does not sample either) and the app's log lines.
+describe('an unsampled request (parentbased_traceidratio)', () => {
+  const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$/;
+  let ctx: Awaited<ReturnType<typeof noiseApp>>;
+  const logLine = (id: string) => {
+    const line = ctx.app
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes(`"work":"${id}"`));
+    assert.ok(line, `log line of request ${id}`);
+    return JSON.parse(line) as Record<string, unknown>;
+  };
+  const sent = (id: string) => {
+    const m = TRACEPARENT.exec(sentTraceparent.get(`/work/${id}`) ?? '');
+    assert.ok(m, `traceparent sent by request ${id}: ${sentTraceparent.get(`/work/${id}`)}`);
+    return { traceId: m[1], spanId: m[2], flags: m[3] };
+  };
+
+  before(async () => {
+    // Ratio 0: no request without a sampled caller is sampled.
+    ctx = await noiseApp({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' });
+    assert.equal((await get(`${ctx.app.url}/api/users/1/work`)).body, 'upstream 200');
+    assert.equal((await get(`${ctx.app.url}/api/users/2/work`, { traceparent: `00-${'c1'.repeat(16)}-${'d1'.repeat(8)}-00` })).body, 'upstream 200');
+    assert.equal((await get(`${ctx.app.url}/api/users/3/work`, { traceparent: `00-${'e1'.repeat(16)}-${'f1'.repeat(8)}-01` })).body, 'upstream 200');
+    // The sampled request's spans arriving shows the exporter has run since the unsampled ones ended.
+    await rx.waitForSpans((s) => s.resource['service.name'] === ctx.service && s.traceId === 'e1'.repeat(16) && isServer(s));
+    await settle();
+  });
+
+  it('exports nothing of a root request: no server, pg, redis, user or client span', () => {
+    const { traceId, flags } = sent('1');
+    assert.notEqual(traceId, '0'.repeat(32));
+    assert.equal(flags, '00', 'the next service is told not to sample');
+    assert.deepEqual(
+      ctx
+        .spans()
+        .filter((s) => s.traceId === traceId)
+        .map((s) => s.name),
+      [],
+    );
+  });
+
+  it("passes on its caller's unsampled trace and exports nothing of it", () => {
+    assert.deepEqual(sent('2'), { traceId: 'c1'.repeat(16), spanId: sent('2').spanId, flags: '00' });
+    assert.notEqual(sent('2').spanId, 'd1'.repeat(8), 'a span id of its own');
+    assert.deepEqual(
+      ctx
+        .spans()
+        .filter((s) => s.traceId === 'c1'.repeat(16))
+        .map((s) => s.name),
+      [],
+    );
+  });
+
+  it('keeps the trace id in the log lines, with trace_flags 00', () => {
+    for (const [id, traceId] of [
+      ['1', sent('1').traceId],
+      ['2', 'c1'.repeat(16)],
+    ]) {
+      const line = logLine(id);
+      assert.equal(line.trace_id, traceId);
+      assert.equal(line.trace_flags, '00');
+    }
+    assert.equal(logLine('3').trace_flags, '01');
+  });
+
+  it('a sampled request in the same process still gets its pg, redis, user and client spans', () => {
+    const traceId = 'e1'.repeat(16);
+    const spans = ctx.spans().filter((s) => s.traceId === traceId);
+    const server = spans.find(isServer);
+    assert.equal(server?.name, 'GET /api/users/:id/work');
+    assert.ok(
+      spans.some((s) => s.attributes['db.system.name'] === 'postgresql' || s.attributes['db.system'] === 'postgresql'),
+      'pg',
+    );
+    assert.deepEqual(spans.filter((s) => s.name === 'get' || s.name === 'GET').length, 2, `both redis clients: ${spans.map((s) => s.name)}`);
+    assert.ok(
+      spans.some((s) => s.name === 'user.work'),
+      'user span',
+    );
+    const client = spans.find((s) => s.kind === 3 && String(s.attributes['url.full']).startsWith(upstreamUrl));
+    assert.ok(client, 'outgoing call');
+    assert.deepEqual(sent('3'), { traceId, spanId: client.spanId, flags: '01' });
+    assert.equal(logLine('3').trace_id, traceId);
+  });
+});
 
 describe('noise policy details', () => {
   it('exports a failing health check after all, alone, marked as noise', async () => {

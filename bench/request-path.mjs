@@ -13,10 +13,11 @@
 // one request in ten recorded but not exported (a path the noise policy
 // ignores), and one in ten sampled by its caller's traceparent and exported:
 // what a 10% mix costs beyond the unsampled requests, recording and export apart.
-// With --side http|worker, two more: bare and 0% with one outgoing POST every
-// 5,000 requests and nothing traced, on this thread or from a worker thread.
+// With --side http|worker|fetch, two more: bare and 0% with one outgoing POST every
+// 5,000 requests and nothing traced: through http.request on this thread or from a
+// worker thread, or through fetch on this thread.
 //
-//   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--sink] [--plain] [--mix] [--side http|worker] [--compare-preload PATH]
+//   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--sink] [--plain] [--mix] [--side http|worker|fetch] [--compare-preload PATH]
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { REPO_ROOT, closedPort, startSink } from './lib/procs.mjs';

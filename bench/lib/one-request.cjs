@@ -41,6 +41,13 @@ function post(url, body) {
 }
 let side;
 if (process.env.BENCH_SIDE === 'http') side = () => post(SIDE_URL, SIDE_BODY);
+// fetch (undici) shares no objects with the server's http module (IncomingMessage, OutgoingMessage, the parser).
+if (process.env.BENCH_SIDE === 'fetch')
+  side = () =>
+    fetch(SIDE_URL, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: SIDE_BODY }).then(
+      (res) => res.arrayBuffer(),
+      () => {},
+    );
 if (process.env.BENCH_SIDE === 'worker') {
   const { Worker } = require('node:worker_threads');
   // The worker runs the same post(), with its own http and agent.

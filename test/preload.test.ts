@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILD, FIXTURES, PRELOAD, REGISTER, get, run, startApp, RunningApp } from './helpers/app';
+import { waitFor } from './helpers/stack';
 
 const APP = `${FIXTURES}/express-app.js`;
 const FAST = { OTEL_BSP_SCHEDULE_DELAY: '50' };
@@ -364,6 +365,40 @@ describe('compile cache (Node ≥ 22.1)', () => {
       for (const file of written) assert.ok(accepted.has(file), `${file} was read back from the cache:\n${about(file)}`);
       const rejected = second.stderr.split('\n').filter((l) => /rejected/.test(l));
       assert.deepEqual(rejected, []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('compile cache of a process stopped by a signal (Node ≥ 22.10)', () => {
+  const nodeModule = require('node:module') as { flushCompileCache?: unknown };
+  it('a server killed (SIGKILL) after start-up has written sidetrace to the cache, and the next start reads it back', {
+    skip: typeof nodeModule.flushCompileCache === 'function' ? false : `no module.flushCompileCache on ${process.version}`,
+  }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-test-cache-'));
+    try {
+      const env = { OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'killed', SIDETRACE_COMPILE_CACHE: dir, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' };
+      const main = path.join(BUILD, BUILD.endsWith(`${path.sep}lib`) ? path.join('start', 'index.js') : 'sidetrace.js');
+      const first = await app(env);
+      // Node's own debug line for the file, printed when the cache is written out.
+      await waitFor(
+        async () => first.stderr(),
+        (text) => text.includes(`writing cache for ${main}`) || text.includes(`writing cache for CommonJS ${main}`),
+        { what: `the cache of ${main} written while the server runs`, timeoutMs: 10_000 },
+      );
+      await first.stop();
+      assert.equal((await first.exited).signal, 'SIGKILL');
+      const second = await app(env);
+      await second.stop();
+      const aboutMain = second
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes(main));
+      assert.ok(
+        aboutMain.some((l) => l.includes('was accepted')),
+        `the next start read ${main} back from the cache:\n${aboutMain.join('\n')}`,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

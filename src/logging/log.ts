@@ -2,6 +2,7 @@
 // OTEL_LOG_LEVEL decides what is shown; the SDK's internal diagnostics are
 // only wired in at debug and below, because at warn they repeat every failed
 // export (sidetrace reports an outage once instead).
+import fs from 'node:fs';
 import type { LogLevel } from '../config';
 
 const RANK: Record<LogLevel, number> = { none: 0, error: 1, warn: 2, info: 3, debug: 4, verbose: 5, all: 6 };
@@ -14,8 +15,26 @@ export function setLogLevel(level: LogLevel): void {
 
 function write(rank: number, line: string): void {
   if (rank > threshold) return;
+  writeStderr(`sidetrace: ${line}\n`);
+}
+
+/**
+ * One write on file descriptor 2: opening process.stderr constructs a tty or pipe
+ * stream (1–3 ms on Node 20) that a process tracing nothing may never use. Falls
+ * back to process.stderr for what the descriptor did not take (EAGAIN on a full
+ * non-blocking pipe, a closed descriptor); never throws.
+ */
+function writeStderr(text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
   try {
-    process.stderr.write(`sidetrace: ${line}\n`);
+    written = fs.writeSync(2, bytes);
+  } catch {
+    written = 0;
+  }
+  if (written >= bytes.length) return;
+  try {
+    process.stderr.write(bytes.subarray(written));
   } catch {
     // A closed stderr must never take the app down.
   }

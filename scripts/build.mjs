@@ -10,9 +10,11 @@
 // small entry files over dist/sidetrace.js, so the preload, the library API
 // and the CLI share one copy of sidetrace's state.
 //
+// @opentelemetry/api is bundled too: the API keeps the provider, context manager
+// and propagator sidetrace registers in one global keyed by Symbol.for (as are
+// its context keys), so the app's own copy reads them; loading it from
+// node_modules took 44 files through the loader (6–16 ms of start-up).
 // Left out of the bundles, required from node_modules at run time:
-// - @opentelemetry/api: the app's copy must see the provider sidetrace registers
-//   (its global is keyed by the API's major version), and npm gives both one copy;
 // - import-in-the-middle: its loader hook and its Hook() must share one instance;
 // - what is loaded only when configured (gRPC and Jaeger exporters, cloud resource
 //   detectors) and the app's own packages (newrelic, bullmq, ioredis, redis).
@@ -30,7 +32,6 @@ const LIB = path.join(DIST, 'lib');
 const require = createRequire(import.meta.url);
 
 const UNBUNDLED = [
-  '@opentelemetry/api',
   'import-in-the-middle',
   '@opentelemetry/exporter-trace-otlp-grpc',
   '@grpc/grpc-js',
@@ -119,7 +120,8 @@ const cases = [
   ...[...vendored].sort().map((id) => `    case ${JSON.stringify(id)}: return require(${JSON.stringify(id)});`),
   ...INSTRUMENTATION_PACKAGES.map((pkg) => `    case ${JSON.stringify(pkg)}: return require(${JSON.stringify(`./${instrumentationFile(pkg)}`)});`),
 ];
-await esbuild.build({
+/** @type {import('esbuild').BuildOptions} */
+const vendorBuild = {
   ...common,
   stdin: {
     contents: `'use strict';\nmodule.exports = function vendored(name) {\n  switch (name) {\n${cases.join('\n')}\n    default: return require(name);\n  }\n};\n`,
@@ -131,7 +133,51 @@ await esbuild.build({
   // import() becomes require(): Node 20 compiles vendor.js through vm.Script (src/start/code-cache.ts), whose
   // import() needs a callback that is experimental there (a warning on the app's stderr). The SDK imports only http and https.
   supported: { 'dynamic-import': false },
-});
+};
+await esbuild.build({ ...vendorBuild, plugins: [await semconvSubset(vendorBuild)] });
+
+// The SDK packages in vendor.js read a few dozen of semantic-conventions' ~660 exports, but requiring the package
+// evaluates all of them (5–7 ms of every start on Node 24). Inside vendor.js those packages get a module of only
+// the exports their code names (found by a first, unwritten build); the vendor table's own entry, which the
+// instrumentations share, stays the whole package. The build fails if vendor.js reads an export the subset lacks.
+async function semconvSubset(options) {
+  const SEMCONV = '@opentelemetry/semantic-conventions';
+  const full = resolveFrom(SEMCONV, ROOT);
+  const fromVendor = (args) =>
+    args.importer !== path.join(options.stdin.resolveDir, options.stdin.sourcefile) && resolveFrom(SEMCONV, args.resolveDir) === full;
+  const scan = await esbuild.build({ ...options, write: false, metafile: true });
+  const exported = require(full);
+  const names = new Set();
+  for (const [file, input] of Object.entries(scan.metafile.inputs)) {
+    // The table itself (stdin) keeps the whole package.
+    if (file === options.stdin.sourcefile || !input.imports.some((i) => i.original === SEMCONV)) continue;
+    for (const [word] of fs.readFileSync(path.resolve(file), 'utf8').matchAll(/\b[A-Z][A-Z0-9_]+\b/g)) if (Object.hasOwn(exported, word)) names.add(word);
+  }
+  const lines = [...names].sort().map((name) => {
+    const value = exported[name];
+    if (typeof value === 'function') {
+      const text = value.toString();
+      // Only a self-contained arrow function can be copied out of its module.
+      if (!/^\(?\w*\)? =>/.test(text) || new Function(`return ${text}`)()('x') !== value('x')) throw new Error(`${SEMCONV}: cannot copy ${name}`);
+      return `exports.${name} = ${text};`;
+    }
+    return `exports.${name} = ${JSON.stringify(value)};`;
+  });
+  return {
+    name: 'semconv-subset',
+    setup(build) {
+      build.onResolve({ filter: /^@opentelemetry\/semantic-conventions$/ }, (args) =>
+        fromVendor(args) ? { path: SEMCONV, namespace: 'semconv-subset' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'semconv-subset' }, () => ({ contents: `'use strict';\n${lines.join('\n')}\n`, loader: 'js' }));
+      build.onEnd(() => {
+        const text = fs.readFileSync(path.join(DIST, 'vendor.js'), 'utf8');
+        for (const [, name] of text.matchAll(/\bsemantic_conventions_\d+\.([A-Z][A-Z0-9_]+)/g))
+          if (!names.has(name)) throw new Error(`dist/vendor.js reads ${SEMCONV}'s ${name}, missing from its subset`);
+      });
+    },
+  };
+}
 
 // sidetrace.js: sidetrace's own modules (the CommonJS tsc wrote, with its source maps), vendored packages through vendor.js.
 const throughVendor = {
@@ -182,29 +228,39 @@ await esbuild.build({
 // parentheses, and Node's compile cache (Node ≥ 22.1) keeps only what was compiled with the file: esbuild's
 // module wrappers (`"path"(exports, module) { … }` in __commonJS / __esm) were compiled anew at every start
 // (about 100 KiB of cache for the 870 KiB vendor.js). Parenthesised, they are compiled once and cached
-// (BENCHMARKS.md: −14 to −32 ms of start-up CPU on Node 24, +1 to +3 MiB RSS). Only the files tracing on
-// loads: sidetrace.js, which the tracing-off path reads, keeps its modules lazy. The rewrite checks that
-// esbuild's output still has the shape it expects, and the build fails if not.
-function compileModuleBodiesWithFile(file) {
+// (BENCHMARKS.md: −14 to −32 ms of start-up CPU on Node 24, +1 to +3 MiB RSS). In vendor.js, only the modules
+// of the packages every tracing start evaluates: the others' bodies (OTLP JSON and metrics, the instrumentation
+// base class, propagators that must be configured) would only grow the cache every start reads (−3 to −5 ms).
+// Only the files tracing on loads: sidetrace.js, which the tracing-off path reads, keeps its modules lazy. The
+// rewrite checks that esbuild's output still has the shape it expects, and the build fails if not.
+const EVALUATED_AT_START = new Set([
+  '@opentelemetry/api',
+  '@opentelemetry/context-async-hooks',
+  '@opentelemetry/core',
+  '@opentelemetry/otlp-exporter-base',
+  '@opentelemetry/resource-detector-container',
+  '@opentelemetry/resources',
+  '@opentelemetry/sdk-trace',
+  '@opentelemetry/sdk-trace-base',
+  '@opentelemetry/sdk-trace-node',
+]);
+const packageOfModule = (key) => packageOf(key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length));
+/** @param {string} file @param {(key: string) => boolean} [keepLazy] which modules (by esbuild's key) keep a lazy body */
+function compileModuleBodiesWithFile(file, keepLazy = () => false) {
   let text = fs.readFileSync(file, 'utf8');
   const wrappers = (text.match(/= __(?:commonJS|esm)\(\{$/gm) ?? []).length;
-  let opened = 0;
-  let closed = 0;
-  text = text.replace(/^ {2}("[^"\n]+")\(([^)\n]*)\) \{$/gm, (_, key, params) => {
-    opened++;
-    return `  ${key}: (function(${params}) {`;
+  let seen = 0;
+  text = text.replace(/^ {2}("[^"\n]+")\(([^)\n]*)\) \{$([\s\S]*?)^ {2}\}\n\}\);$/gm, (whole, key, params, body) => {
+    seen++;
+    return keepLazy(JSON.parse(key)) ? whole : `  ${key}: (function(${params}) {${body}  })\n});`;
   });
-  text = text.replace(/^ {2}\}\n\}\);$/gm, () => {
-    closed++;
-    return '  })\n});';
-  });
-  if (opened !== wrappers || closed !== wrappers) {
-    throw new Error(`${path.relative(ROOT, file)}: ${wrappers} module wrappers but ${opened} opened and ${closed} closed; esbuild's output changed shape`);
+  if (seen !== wrappers) {
+    throw new Error(`${path.relative(ROOT, file)}: ${wrappers} module wrappers but ${seen} rewritten; esbuild's output changed shape`);
   }
   fs.writeFileSync(file, text);
   execFileSync(process.execPath, ['--check', file]);
 }
-compileModuleBodiesWithFile(path.join(DIST, 'vendor.js'));
+compileModuleBodiesWithFile(path.join(DIST, 'vendor.js'), (key) => !key.startsWith('semconv-subset:') && !EVALUATED_AT_START.has(packageOfModule(key)));
 for (const pkg of INSTRUMENTATION_PACKAGES) compileModuleBodiesWithFile(path.join(DIST, instrumentationFile(pkg)));
 
 const entry = (file, text, mode) => {

@@ -10,6 +10,7 @@ import { BUILD, FIXTURES, REGISTER, ROOT, get, run, startApp, RunningApp } from 
 import { useServices } from './helpers/services';
 import { nodeStatus } from '../src/cli/node-support';
 import { packageNameOf } from '../src/instrumentations/first-require';
+import { hasClientRequestCreatedChannel } from '../src/instrumentations/http-client/channels';
 import nodeModule from 'node:module';
 
 /** The ESM loader hook runs in-thread (module.registerHooks), so instrumentations load on the app's first import. */
@@ -57,6 +58,17 @@ describe('instrumentations load on first require', () => {
     // package (the unbundled build still requires upstream http's attribute builder from node_modules).
     const upstreamHttp = BUILD.endsWith(path.join('dist', 'lib'));
     assert.deepEqual(await loaded(), upstreamHttp ? ['@opentelemetry/instrumentation-http'] : []);
+  });
+
+  it('a plain-http app loads no https, tls or worker_threads, and no upstream instrumentation base, until it uses them', async () => {
+    const { app } = await lateApp();
+    assert.equal((await get(`${app.url}/hello`)).status, 200);
+    const { builtins, importInTheMiddle } = JSON.parse((await get(`${app.url}/loaded-builtins`)).body) as { builtins: string[]; importInTheMiddle: boolean };
+    assert.ok(builtins.includes('http'), `the list is Node's: ${builtins.join(' ')}`);
+    // Where Node has no http.client.request.created channel (Node 20), client spans wrap https.request: https and tls load at start.
+    for (const name of hasClientRequestCreatedChannel() ? ['https', 'tls', 'worker_threads'] : ['worker_threads'])
+      assert.ok(!builtins.includes(name), `${name} is not loaded: ${builtins.join(' ')}`);
+    assert.equal(importInTheMiddle, false, 'import-in-the-middle (with @opentelemetry/instrumentation) is not loaded');
   });
 
   it('an app that requires pg, ioredis and node-redis after start-up gets their spans under the request', async () => {

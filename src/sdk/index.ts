@@ -14,6 +14,7 @@ import { createPropagator } from './propagators';
 import { RedactionProcessor } from '../policy/redaction';
 import { buildResource, type ServiceIdentity } from './resource';
 import { createSampler } from './sampler';
+import { registerInstrumentations } from './register-instrumentations';
 import { MainThreadForwarder, receiveWorkerSpans } from './worker-spans';
 
 export interface SdkHandle {
@@ -32,7 +33,6 @@ export interface InstrumentationNames {
 
 export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, names: InstrumentationNames, options: { inWorker?: boolean } = {}): SdkHandle {
   const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
-  const { registerInstrumentations } = require('@opentelemetry/instrumentation') as typeof import('@opentelemetry/instrumentation');
 
   // In a worker thread, spans go to the main thread's pipelines (./worker-spans.ts), not to an exporter of the worker's own.
   const pipelines: ExportPipeline[] = [];
@@ -59,10 +59,10 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, nam
 
   const warn = (line: string) => log.warn(line);
   const instrumentations = createInstrumentations(names.atStart, config, warn);
-  const unregisters = [registerInstrumentations({ instrumentations, tracerProvider: provider })];
+  const unregisters = [registerInstrumentations(instrumentations, provider)];
   const stopWatching = createOnFirstRequire(names.onFirstRequire, config, warn, (name, instrumentation) => {
     instrumentations.push(instrumentation);
-    unregisters.push(registerInstrumentations({ instrumentations: [instrumentation], tracerProvider: provider }));
+    unregisters.push(registerInstrumentations([instrumentation], provider));
     log.debug(`instrumentation ${name} loaded: the app required its module`);
   });
 

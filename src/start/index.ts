@@ -20,6 +20,7 @@ import { isBuiltin } from 'node:module';
 import { importedFirst } from '../instrumentations/first-require';
 import { installShutdownHooks, withTimeout } from './shutdown';
 import { announceTracingOff } from './off';
+import { inWorkerThread } from './thread';
 import { DISTRO_VERSION } from '../version';
 
 export interface StartOptions {
@@ -69,7 +70,7 @@ export function start(options: StartOptions = {}): StartResult {
   }
   // Inside a worker_threads Worker the preload runs again; it traces the worker
   // through the main thread's exporter and says nothing the main thread said (src/sdk/worker-spans.ts).
-  const inWorker = !(require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+  const inWorker = inWorkerThread();
   if (inWorker) options = { ...options, announce: false, shutdownHooks: false };
   else if (config.enabled || config.agent === 'newrelic') for (const p of problems) log.warn(p.message);
 

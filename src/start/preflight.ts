@@ -4,6 +4,7 @@
 // start()'s imports cost 15–30 ms, for a process that traces nothing.
 import { readConfig } from '../config';
 import { announceTracingOff } from './off';
+import { inWorkerThread } from './thread';
 
 export { codeCacheDir, requireWithCodeCache } from './code-cache';
 export { enableCompileCache } from './compile-cache';
@@ -22,13 +23,4 @@ export function tracingOffAtPreload(env: Record<string, string | undefined> = pr
   } catch {
     return false;
   }
-}
-
-/**
- * Whether this is a worker_threads Worker, without loading node:worker_threads
- * (4–10 ms on Node 20 for a process that traces nothing): in a Worker, Node
- * replaces process.chdir by a function marked `disabled` (Node 20 to 26).
- */
-function inWorkerThread(): boolean {
-  return (process.chdir as { disabled?: boolean }).disabled === true;
 }

@@ -29,7 +29,7 @@
 // (Upstream creates the request inside its span's context, then binds the
 // callbacks and both emitters back to the caller's, per call.)
 import http, { IncomingMessage } from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { syncBuiltinESMExports } from 'node:module';
 import { context, diag, propagation, trace, SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
@@ -79,7 +79,8 @@ export class HttpClientInstrumentation extends EmitInstrumentation<HttpClientSet
       this.subscribe('http.client.request.created', (message) => this.onCreated((message as { request: ClientRequest }).request));
     } else {
       this.wrapRequest(http);
-      this.wrapRequest(https);
+      // Required here only: where the channel serves, node:https stays unloaded until the app loads it.
+      this.wrapRequest(require('node:https') as typeof https);
       syncBuiltinESMExports();
       this.restore.push(syncBuiltinESMExports);
     }

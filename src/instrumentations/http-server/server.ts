@@ -6,9 +6,13 @@
 // which is what the noise policy's sampler reads) and, when the span is not
 // recording, stops there: no attributes, no listeners, no closures.
 //
-// Three prototype methods are wrapped once, at enable():
-// - Server#emit ('request' only): starts the span and runs the listeners in
-//   its context;
+// Four prototype methods are wrapped once, at enable():
+// - http.Server#emit ('request' only): starts the span and runs the listeners
+//   in its context;
+// - net.Server#emit, for https servers: the same for a 'request' emitted by a
+//   server that is not an http.Server (https.Server is a tls.Server, itself a
+//   net.Server), so node:https and node:tls, which a plain-http app never
+//   loads, are not loaded at start-up (5–7 ms on Node 24);
 // - IncomingMessage#emit and ServerResponse#emit: run the request's and the
 //   response's listeners in the request's context. Node emits a request's body
 //   events ('data', 'end') and a response's 'finish'/'close' from the socket's
@@ -22,7 +26,7 @@
 // HTTP/2 servers (node:http2, including the compatibility API) emit other
 // objects and are not traced here.
 import http, { IncomingMessage, ServerResponse } from 'node:http';
-import https from 'node:https';
+import net from 'node:net';
 import { context, diag, propagation, trace, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context } from '@opentelemetry/api';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { EmitInstrumentation, type Emit } from '../emit-instrumentation';
@@ -55,7 +59,7 @@ export class HttpServerInstrumentation extends EmitInstrumentation<HttpServerSet
   enable(): void {
     if (this.restore.length) return;
     this.wrapEmit(http.Server.prototype, (emit) => this.serverEmit(emit, 'http'));
-    this.wrapEmit(https.Server.prototype, (emit) => this.serverEmit(emit, 'https'));
+    this.wrapEmit(net.Server.prototype, (emit) => this.serverEmit(emit, 'https'));
     this.wrapEmit(IncomingMessage.prototype, requestEmit);
     this.wrapEmit(ServerResponse.prototype, responseEmit);
   }
@@ -63,7 +67,13 @@ export class HttpServerInstrumentation extends EmitInstrumentation<HttpServerSet
   private serverEmit(original: Emit, component: 'http' | 'https'): Emit {
     const instrumentation = this;
     return function emit(this: unknown, event: string | symbol, req?: unknown, res?: unknown) {
-      if (event !== 'request' || !(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return Reflect.apply(original, this, arguments);
+      if (
+        event !== 'request' ||
+        !(req instanceof IncomingMessage) ||
+        !(res instanceof ServerResponse) ||
+        (component === 'https' && this instanceof http.Server)
+      )
+        return Reflect.apply(original, this, arguments);
       let state: ServerState | undefined;
       try {
         state = instrumentation.startRequest(req, res, component);

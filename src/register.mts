@@ -6,4 +6,5 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const preflight = require('./start/preflight.js') as typeof import('./start/preflight.js');
 preflight.enableCompileCache();
-if (!preflight.tracingOffAtPreload()) (require('./start/index.js') as typeof import('./start/index.js')).startFromPreload({ esm: true });
+const read = preflight.configForStart();
+if (read) (require('./start/index.js') as typeof import('./start/index.js')).startFromPreload({ ...read, esm: true });

@@ -1,7 +1,7 @@
 // start() and shutdown(): what the preload, the register hook and library
 // users call. Reads the config once; when tracing is off it loads nothing
 // else (no SDK, no instrumentation) and says so in one line.
-import { readConfig, type SidetraceConfig } from '../config';
+import { readConfig, type ConfigResult, type SidetraceConfig } from '../config';
 import { oneLine } from '../logging/mask';
 import {
   describeAsyncContextFrame,
@@ -36,6 +36,8 @@ export interface StartOptions {
   identity?: Partial<ServiceIdentity>;
   /** Print the start-up line (default true). */
   announce?: boolean;
+  /** The configuration already read from the environment (the preload's, src/start/preflight.ts), so it is not read twice. */
+  config?: ConfigResult;
 }
 
 export interface StartResult {
@@ -59,7 +61,7 @@ let timeoutMs = 2000;
 
 export function start(options: StartOptions = {}): StartResult {
   if (result) return result;
-  const { config, problems } = readConfig(options.env);
+  const { config, problems } = options.config ?? readConfig(options.env);
   setLogLevel(config.logLevel);
   timeoutMs = config.shutdownTimeoutMs;
   if (config.strict && problems.length) {

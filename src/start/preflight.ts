@@ -2,7 +2,7 @@
 // the tracing-off decision. When tracing is off the bundle (about 400 KiB) is
 // never read: on Node 20, which has no compile cache, parsing it and running
 // start()'s imports cost 15–30 ms, for a process that traces nothing.
-import { readConfig } from '../config';
+import { readConfig, type ConfigResult } from '../config';
 import { announceTracingOff } from './off';
 import { inWorkerThread } from './thread';
 
@@ -10,17 +10,20 @@ export { codeCacheDir, requireWithCodeCache } from './code-cache';
 export { enableCompileCache } from './compile-cache';
 
 /**
- * True when the preload has nothing more to do: tracing is off and the lines
- * start() would print are printed. False hands everything to start() (tracing
- * on, New Relic agent mode, a strict config with problems, or a failure here).
+ * The configuration start() needs, or undefined when the preload has nothing
+ * more to do: tracing is off and the lines start() would print are printed.
+ * A configuration hands everything to start() (tracing on, New Relic agent
+ * mode, a strict config with problems), which then does not read it again;
+ * so does an empty object, when reading failed here.
  */
-export function tracingOffAtPreload(env: Record<string, string | undefined> = process.env): boolean {
+export function configForStart(env: Record<string, string | undefined> = process.env): { config?: ConfigResult } | undefined {
   try {
-    const { config, problems } = readConfig(env);
-    if (config.enabled || config.agent === 'newrelic' || (config.strict && problems.length)) return false;
+    const read = readConfig(env);
+    const { config, problems } = read;
+    if (config.enabled || config.agent === 'newrelic' || (config.strict && problems.length)) return { config: read };
     announceTracingOff(config, problems, { inWorker: inWorkerThread(), announce: true });
-    return true;
+    return undefined;
   } catch {
-    return false;
+    return {};
   }
 }

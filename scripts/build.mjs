@@ -115,11 +115,61 @@ await Promise.all(
   ),
 );
 
-// vendor.js: a function from package name to its exports, each package evaluated on first use.
+// vendor.js holds the packages every tracing start evaluates; each other package the
+// bundles share (the instrumentation base class, OTLP JSON and metrics, propagators that
+// must be configured, the whole of semantic-conventions) is its own dist/vendor/<name>.js,
+// read on first use, so every start reads and caches about half as much (Node 20 reads
+// vendor.js and its code cache whole at each start). vendor.js exports a function from
+// package name to its exports, each package evaluated on first use.
+const EVALUATED_AT_START = new Set([
+  '@opentelemetry/api',
+  '@opentelemetry/context-async-hooks',
+  '@opentelemetry/core',
+  '@opentelemetry/otlp-exporter-base',
+  '@opentelemetry/resource-detector-container',
+  '@opentelemetry/resources',
+  '@opentelemetry/sdk-trace',
+  '@opentelemetry/sdk-trace-base',
+  '@opentelemetry/sdk-trace-node',
+]);
+// The HTTP attribute builder sidetrace's server spans use (not the instrumentation).
+const atStart = (id) => EVALUATED_AT_START.has(packageOf(id)) || id.startsWith('@opentelemetry/instrumentation-http/build/src/');
+const lazyFile = (id) =>
+  `vendor/${id
+    .replace(/^@opentelemetry\//, '')
+    .replace(/[@/]/g, '-')
+    .replace(/^-/, '')}.js`;
+const built = new Set();
+for (let pending = [...vendored].filter((id) => !atStart(id)); pending.length; pending = [...vendored].filter((id) => !atStart(id) && !built.has(id))) {
+  for (const id of pending) built.add(id);
+  await Promise.all(
+    pending.map((id) =>
+      esbuild.build({
+        ...common,
+        stdin: { contents: `module.exports = require(${JSON.stringify(id)});\n`, resolveDir: ROOT, sourcefile: `${id}-entry.js` },
+        outfile: path.join(DIST, lazyFile(id)),
+        external: UNBUNDLED,
+        plugins: [sharedThroughVendor(id)],
+      }),
+    ),
+  );
+}
 const cases = [
-  ...[...vendored].sort().map((id) => `    case ${JSON.stringify(id)}: return require(${JSON.stringify(id)});`),
+  ...[...vendored].sort().map((id) => `    case ${JSON.stringify(id)}: return require(${JSON.stringify(atStart(id) ? id : `./${lazyFile(id)}`)});`),
   ...INSTRUMENTATION_PACKAGES.map((pkg) => `    case ${JSON.stringify(pkg)}: return require(${JSON.stringify(`./${instrumentationFile(pkg)}`)});`),
 ];
+// A package vendor.js's own packages import, if it is not one of them, comes from its own file too (one copy).
+const lazyThroughTable = {
+  name: 'lazy-through-table',
+  setup(build) {
+    build.onResolve({ filter: /^@opentelemetry\// }, (args) => {
+      if (args.kind === 'entry-point' || atStart(args.path) || !vendored.has(args.path) || args.path === '@opentelemetry/semantic-conventions')
+        return undefined;
+      if (resolveFrom(args.path, args.resolveDir) !== resolveFrom(args.path, ROOT)) return undefined;
+      return { path: `./${lazyFile(args.path)}`, external: true };
+    });
+  },
+};
 /** @type {import('esbuild').BuildOptions} */
 const vendorBuild = {
   ...common,
@@ -129,12 +179,12 @@ const vendorBuild = {
     sourcefile: 'vendor-table.js',
   },
   outfile: path.join(DIST, 'vendor.js'),
-  external: [...UNBUNDLED, './instrumentations/*'],
+  external: [...UNBUNDLED, './instrumentations/*', './vendor/*'],
   // import() becomes require(): Node 20 compiles vendor.js through vm.Script (src/start/code-cache.ts), whose
   // import() needs a callback that is experimental there (a warning on the app's stderr). The SDK imports only http and https.
   supported: { 'dynamic-import': false },
 };
-await esbuild.build({ ...vendorBuild, plugins: [await semconvSubset(vendorBuild)] });
+await esbuild.build({ ...vendorBuild, plugins: [await semconvSubset(vendorBuild), lazyThroughTable] });
 
 // The SDK packages in vendor.js read a few dozen of semantic-conventions' ~660 exports, but requiring the package
 // evaluates all of them (5–7 ms of every start on Node 24). Inside vendor.js those packages get a module of only
@@ -228,30 +278,16 @@ await esbuild.build({
 // parentheses, and Node's compile cache (Node ≥ 22.1) keeps only what was compiled with the file: esbuild's
 // module wrappers (`"path"(exports, module) { … }` in __commonJS / __esm) were compiled anew at every start
 // (about 100 KiB of cache for the 870 KiB vendor.js). Parenthesised, they are compiled once and cached
-// (BENCHMARKS.md: −14 to −32 ms of start-up CPU on Node 24, +1 to +3 MiB RSS). In vendor.js, only the modules
-// of the packages every tracing start evaluates: the others' bodies (OTLP JSON and metrics, the instrumentation
-// base class, propagators that must be configured) would only grow the cache every start reads (−3 to −5 ms).
-// sidetrace.js keeps its module bodies lazy: compiled with the file, they measured no faster (±1 ms). The rewrite checks that esbuild's output still has the shape it expects, and the build fails if not.
-const EVALUATED_AT_START = new Set([
-  '@opentelemetry/api',
-  '@opentelemetry/context-async-hooks',
-  '@opentelemetry/core',
-  '@opentelemetry/otlp-exporter-base',
-  '@opentelemetry/resource-detector-container',
-  '@opentelemetry/resources',
-  '@opentelemetry/sdk-trace',
-  '@opentelemetry/sdk-trace-base',
-  '@opentelemetry/sdk-trace-node',
-]);
-const packageOfModule = (key) => packageOf(key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length));
-/** @param {string} file @param {(key: string) => boolean} [keepLazy] which modules (by esbuild's key) keep a lazy body */
-function compileModuleBodiesWithFile(file, keepLazy = () => false) {
+// (BENCHMARKS.md: −14 to −32 ms of start-up CPU on Node 24, +1 to +3 MiB RSS). sidetrace.js keeps its module
+// bodies lazy: compiled with the file, they measured no faster (±1 ms). The rewrite checks that esbuild's output
+// still has the shape it expects, and the build fails if not.
+function compileModuleBodiesWithFile(file) {
   let text = fs.readFileSync(file, 'utf8');
   const wrappers = (text.match(/= __(?:commonJS|esm)\(\{$/gm) ?? []).length;
   let seen = 0;
-  text = text.replace(/^ {2}("[^"\n]+")\(([^)\n]*)\) \{$([\s\S]*?)^ {2}\}\n\}\);$/gm, (whole, key, params, body) => {
+  text = text.replace(/^ {2}("[^"\n]+")\(([^)\n]*)\) \{$([\s\S]*?)^ {2}\}\n\}\);$/gm, (_, key, params, body) => {
     seen++;
-    return keepLazy(JSON.parse(key)) ? whole : `  ${key}: (function(${params}) {${body}  })\n});`;
+    return `  ${key}: (function(${params}) {${body}  })\n});`;
   });
   if (seen !== wrappers) {
     throw new Error(`${path.relative(ROOT, file)}: ${wrappers} module wrappers but ${seen} rewritten; esbuild's output changed shape`);
@@ -259,7 +295,8 @@ function compileModuleBodiesWithFile(file, keepLazy = () => false) {
   fs.writeFileSync(file, text);
   execFileSync(process.execPath, ['--check', file]);
 }
-compileModuleBodiesWithFile(path.join(DIST, 'vendor.js'), (key) => !key.startsWith('semconv-subset:') && !EVALUATED_AT_START.has(packageOfModule(key)));
+compileModuleBodiesWithFile(path.join(DIST, 'vendor.js'));
+for (const id of built) compileModuleBodiesWithFile(path.join(DIST, lazyFile(id)));
 for (const pkg of INSTRUMENTATION_PACKAGES) compileModuleBodiesWithFile(path.join(DIST, instrumentationFile(pkg)));
 
 const entry = (file, text, mode) => {

@@ -18,6 +18,7 @@ import type { SdkHandle } from '../sdk';
 import type { Instrumentation, InstrumentationBase } from '@opentelemetry/instrumentation';
 import { isBuiltin } from 'node:module';
 import { importedFirst } from '../instrumentations/first-require';
+import { loadPackage } from '../instrumentations/load-package';
 import { installShutdownHooks, withTimeout } from './shutdown';
 import { announceTracingOff } from './off';
 import { inWorkerThread } from './thread';
@@ -180,6 +181,9 @@ function registerSyncEsmHook(instrumentations: Instrumentation[]): void {
     return include.has(specifier) || include.has(url);
   };
   try {
+    // Loaded before the hook is: an instrumentation the hook creates on an import extends this package's base
+    // class, and the package's own modules (import-in-the-middle among them) loaded from inside the hook fail to wrap.
+    loadPackage('@opentelemetry/instrumentation');
     (require('import-in-the-middle/register-hooks.mjs') as { register(o: { shouldInclude: typeof shouldInclude }): void }).register({ shouldInclude });
   } catch (err) {
     log.warn(`ESM loader hook could not be registered (${(err as Error).message}); ESM imports will not be instrumented`);

@@ -81,11 +81,13 @@ const resolveFrom = (id, dir) => {
     return undefined;
   }
 };
-const instrumentationFile = (pkg) =>
-  `instrumentations/${pkg
+/** dist/<folder>/<name>.js for a package (or a path into one). */
+const fileIn = (folder, id) =>
+  `${folder}/${id
     .replace(/^@opentelemetry\//, '')
     .replace(/[@/]/g, '-')
     .replace(/^-/, '')}.js`;
+const instrumentationFile = (pkg) => fileIn('instrumentations', pkg);
 const sharedThroughVendor = (pkg) => ({
   name: 'shared-through-vendor',
   setup(build) {
@@ -103,17 +105,16 @@ const sharedThroughVendor = (pkg) => ({
     }));
   },
 });
-await Promise.all(
-  INSTRUMENTATION_PACKAGES.map((pkg) =>
-    esbuild.build({
-      ...common,
-      stdin: { contents: `module.exports = require(${JSON.stringify(pkg)});\n`, resolveDir: ROOT, sourcefile: `${pkg}-entry.js` },
-      outfile: path.join(DIST, instrumentationFile(pkg)),
-      external: UNBUNDLED,
-      plugins: [sharedThroughVendor(pkg)],
-    }),
-  ),
-);
+/** One package (or a path into one) bundled into `file`, what it shares with others through vendor.js. */
+const buildSharingThroughVendor = (id, file) =>
+  esbuild.build({
+    ...common,
+    stdin: { contents: `module.exports = require(${JSON.stringify(id)});\n`, resolveDir: ROOT, sourcefile: `${id}-entry.js` },
+    outfile: path.join(DIST, file),
+    external: UNBUNDLED,
+    plugins: [sharedThroughVendor(id)],
+  });
+await Promise.all(INSTRUMENTATION_PACKAGES.map((pkg) => buildSharingThroughVendor(pkg, instrumentationFile(pkg))));
 
 // vendor.js holds the packages every tracing start evaluates; each other package the
 // bundles share (the instrumentation base class, OTLP JSON and metrics, propagators that
@@ -134,25 +135,11 @@ const EVALUATED_AT_START = new Set([
 ]);
 // The HTTP attribute builder sidetrace's server spans use (not the instrumentation).
 const atStart = (id) => EVALUATED_AT_START.has(packageOf(id)) || id.startsWith('@opentelemetry/instrumentation-http/build/src/');
-const lazyFile = (id) =>
-  `vendor/${id
-    .replace(/^@opentelemetry\//, '')
-    .replace(/[@/]/g, '-')
-    .replace(/^-/, '')}.js`;
+const lazyFile = (id) => fileIn('vendor', id);
 const built = new Set();
 for (let pending = [...vendored].filter((id) => !atStart(id)); pending.length; pending = [...vendored].filter((id) => !atStart(id) && !built.has(id))) {
   for (const id of pending) built.add(id);
-  await Promise.all(
-    pending.map((id) =>
-      esbuild.build({
-        ...common,
-        stdin: { contents: `module.exports = require(${JSON.stringify(id)});\n`, resolveDir: ROOT, sourcefile: `${id}-entry.js` },
-        outfile: path.join(DIST, lazyFile(id)),
-        external: UNBUNDLED,
-        plugins: [sharedThroughVendor(id)],
-      }),
-    ),
-  );
+  await Promise.all(pending.map((id) => buildSharingThroughVendor(id, lazyFile(id))));
 }
 const cases = [
   ...[...vendored].sort().map((id) => `    case ${JSON.stringify(id)}: return require(${JSON.stringify(atStart(id) ? id : `./${lazyFile(id)}`)});`),

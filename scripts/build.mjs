@@ -2,7 +2,8 @@
 // then esbuild into two bundles, so that the preload loads two files instead
 // of ~370:
 //   dist/sidetrace.js  all of sidetrace's own code;
-//   dist/vendor.js     the OpenTelemetry SDK packages it uses;
+//   dist/vendor.js     the OpenTelemetry SDK packages every tracing start uses;
+//   dist/vendor/*.js   each other package the bundles share, read on first use;
 //   dist/instrumentations/*.js  one file per instrumentation package.
 // Every module in a bundle is evaluated on its first require, as before, so
 // tracing off still runs no OpenTelemetry code and never reads vendor.js.

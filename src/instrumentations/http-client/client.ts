@@ -6,7 +6,7 @@
 // - Where Node publishes `http.client.request.created` (>= 22.12, ./channels.ts):
 //   that channel, fired at the end of the ClientRequest constructor, in the
 //   caller's context, headers not yet sent. Elsewhere (Node 20) enable() wraps
-//   `request` and `get` of the already loaded `node:http` and `node:https`
+//   `request` and `get` of `node:http` and `node:https` (required there)
 //   and runs the same code right after the original `request()` returns
 //   (still in the caller's context, headers not yet sent); the ES module
 //   bindings follow through module.syncBuiltinESMExports().

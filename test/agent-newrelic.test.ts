@@ -5,11 +5,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startServices } from '../scripts/services-lib.mjs';
 import { FIXTURES, ROOT, get, run, startApp, type RunningApp } from './helpers/app';
+import { refusedPort } from './helpers/refused-port.mjs';
 
 /** 40 characters, the shape the agent expects; it never reaches New Relic. */
 const LICENSE_KEY = `${'x'.repeat(36)}NRAL`;
@@ -34,13 +34,8 @@ const apps: RunningApp[] = [];
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sidetrace-nr-'));
-  // A port that was free a moment ago and has no listener: every connect is refused.
-  closedPort = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+  // No listener: every connect is refused.
+  closedPort = await refusedPort();
 });
 
 after(async () => {

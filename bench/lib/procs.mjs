@@ -3,7 +3,6 @@
 // measure. Every child is killed when the runner exits, however it exits.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -121,17 +120,8 @@ export function childPidsRunning(fragment) {
   return out;
 }
 
-/** A loopback port with nothing listening on it (bound, then released). */
-export function closedPort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A loopback port with nothing listening on it, that no app of the run can take (test/helpers/refused-port.mjs). */
+export { refusedPort as closedPort } from '../../test/helpers/refused-port.mjs';
 
 /**
  * The OTLP sink (bench/lib/otlp-sink.mjs) as a child process, its counters read over HTTP.

@@ -2,7 +2,7 @@
 // records the traceparent each request arrived with and answers by path, and
 // the URL of a port where nothing listens.
 import http from 'node:http';
-import net from 'node:net';
+import { refusedPort } from './refused-port.mjs';
 
 /**
  * A request listener that records each request's traceparent in `received` (by URL; undefined: none) and answers:
@@ -25,23 +25,7 @@ export function clientTarget(received: () => Map<string, string | undefined>, re
   };
 }
 
-/**
- * An http://127.0.0.1 URL where connecting is refused: a port below the ephemeral range, checked to be closed,
- * and not one that fetch refuses to call (the Fetch standard's bad ports: 1, 7, 9, …).
- * A port freed by listen(0) could be taken again by another test process (the smoke legs run side by side),
- * and a "refused" call would then reach that process's server.
- */
+/** An http://127.0.0.1 URL where connecting is refused (./refused-port.mjs). */
 export async function refusedUrl(): Promise<string> {
-  for (const port of [2, 3, 5, 27, 31]) {
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-    });
-    if (refused) return `http://127.0.0.1:${port}`;
-  }
-  throw new Error('no closed port below the ephemeral range on 127.0.0.1');
+  return `http://127.0.0.1:${await refusedPort()}`;
 }

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
-import { REPO_ROOT, startNode, startSink, closedPort } from './lib/procs.mjs';
+import { REPO_ROOT, startNode, startSink } from './lib/procs.mjs';
+import { refusedPort } from '../test/helpers/refused-port.mjs';
 import { makeHelloApp } from './lib/hello-app.mjs';
 
 const require = createRequire(import.meta.url);
@@ -41,7 +42,7 @@ if (SAVED) {
 }
 
 const sink = await startSink();
-const deadPort = await closedPort();
+const deadPort = await refusedPort();
 const preloads = {
   bare: [],
   sidetrace: ['--require', PRELOAD],

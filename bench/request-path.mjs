@@ -20,7 +20,8 @@
 //   npm run build && node bench/request-path.mjs [--node 24|20|PATH] [--rounds 5] [--requests 100000] [--sink] [--plain] [--mix] [--side http|worker|fetch] [--compare-preload PATH]
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { REPO_ROOT, closedPort, startSink } from './lib/procs.mjs';
+import { REPO_ROOT, startSink } from './lib/procs.mjs';
+import { refusedPort } from '../test/helpers/refused-port.mjs';
 import { flag, has, nodeBinary } from './lib/args.mjs';
 import { median, machine } from './lib/stats.mjs';
 
@@ -32,7 +33,7 @@ const compare = flag('--compare-preload', undefined);
 if (compare) PRELOADS.compare = path.resolve(compare);
 
 const sink = has('--sink') ? await startSink() : undefined;
-const endpoint = sink ? sink.url : `http://127.0.0.1:${await closedPort()}`;
+const endpoint = sink ? sink.url : `http://127.0.0.1:${await refusedPort()}`;
 const base = {
   ...process.env,
   BENCH_REQUESTS: REQUESTS,

@@ -25,7 +25,8 @@ import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
-import { REPO_ROOT, startNode, startSink, closedPort, memoryOf, cpuMsOf, childPidsRunning } from './lib/procs.mjs';
+import { REPO_ROOT, startNode, startSink, memoryOf, cpuMsOf, childPidsRunning } from './lib/procs.mjs';
+import { refusedPort } from '../test/helpers/refused-port.mjs';
 import { median, fmt, pct, signed, mib, table, machine } from './lib/stats.mjs';
 import { makeHelloApp } from './lib/hello-app.mjs';
 
@@ -589,7 +590,7 @@ async function main() {
   const header = `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; load average at start ${m.loadAverage}; ${m.date}`;
   log(header);
   const sink = await startSink();
-  const deadPort = await closedPort();
+  const deadPort = await refusedPort();
   const ctx = { sink, deadPort, variants: variantsFor({ endpoint: sink.url, deadPort }) };
   const results = { machine: m, quick: QUICK, preload: path.relative(REPO_ROOT, PRELOAD) };
   try {

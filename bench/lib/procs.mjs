@@ -120,9 +120,6 @@ export function childPidsRunning(fragment) {
   return out;
 }
 
-/** A loopback port with nothing listening on it, that no app of the run can take (test/helpers/refused-port.mjs). */
-export { refusedPort as closedPort } from '../../test/helpers/refused-port.mjs';
-
 /**
  * The OTLP sink (bench/lib/otlp-sink.mjs) as a child process, its counters read over HTTP.
  * hang: it accepts trace exports and never answers (a hung collector).

@@ -78,7 +78,6 @@ function patchDispatch(Route: { prototype: RouteLike }): void {
     const paths = state.mounts ? (own === undefined ? state.mounts : [...state.mounts, own]) : own === undefined ? [] : [own];
     const route = matchedRoute(paths, req.originalUrl ?? req.url ?? '');
     if (route !== undefined) setRoute(req, route);
-    // Anonymous on purpose: the bundle keeps function names (esbuild keepNames), and naming a closure made per request costs a defineProperty each time.
     return original.call(this, req, res, function (this: unknown, err?: unknown) {
       // express's own signals, not errors
       if (err !== undefined && err !== null && err !== 'route' && err !== 'router') recordRequestError(req, err);

@@ -13,10 +13,11 @@
 //     --duration S         seconds of measured load per throughput run (default 10; quick 3)
 //     --outage-duration S  seconds of load per outage scenario (default 60; quick 15)
 //     --connections N      autocannon connections (default 50)
-//     --variants a,b       only these variants (bare, sidetrace, sidetrace-upstream-encoder, sidetrace-10, sidetrace-0, sidetrace-10-no-db, bare-client, sidetrace-0-client, sidetrace-off, stock, stock-10, newrelic)
+//     --variants a,b       only these variants (bare, sidetrace, sidetrace-upstream-encoder, sidetrace-10, sidetrace-batch, sidetrace-10-batch, sidetrace-0, sidetrace-10-no-db, bare-client, bare-context, bare-context-client, sidetrace-0-client, sidetrace-off, stock, stock-10, newrelic)
 //     --node 24|20|PATH    run the bench and the apps on this node (24, 20, 22, 26: the pinned binary from scripts/node-install.sh)
 //     --preload PATH       the sidetrace preload to measure (default dist/preload.js)
 //     --compare-preload PATH  also measure this sidetrace build (variants "sidetrace-compare", "sidetrace-10-compare"): before/after an optimisation
+//     --export-batch N     variants "sidetrace-batch", "sidetrace-10-batch": OTEL_BSP_MAX_EXPORT_BATCH_SIZE=N
 //     --json FILE          where to write all samples and medians (default bench/results/latest.json)
 //
 // See BENCHMARKS.md for what each number means.
@@ -68,6 +69,7 @@ const OUTAGE_REPS = Number(flag('--outage-reps', QUICK ? 1 : 2));
 const CONNECTIONS = Number(flag('--connections', 50));
 const PRELOAD = path.resolve(flag('--preload', path.join(REPO_ROOT, 'dist', 'preload.js')));
 const COMPARE_PRELOAD = flag('--compare-preload', undefined) && path.resolve(flag('--compare-preload'));
+const EXPORT_BATCH = flag('--export-batch', undefined);
 const JSON_OUT = path.resolve(flag('--json', path.join(REPO_ROOT, 'bench', 'results', 'latest.json')));
 const wantedVariants = flag('--variants', undefined)?.split(',');
 
@@ -85,6 +87,8 @@ if (!fs.existsSync(PRELOAD)) {
 const TEN_PERCENT = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
 /** bench/lib/side-traffic.cjs: the *-client variants' outgoing POSTs. */
 const SIDE_TRAFFIC = path.join(REPO_ROOT, 'bench', 'lib', 'side-traffic.cjs');
+/** bench/lib/context-floor.cjs: the bare-context variants' per-request AsyncLocalStorage context. */
+const CONTEXT_FLOOR = path.join(REPO_ROOT, 'bench', 'lib', 'context-floor.cjs');
 
 /**
  * The contenders. `preload` is the module given to --require (null: none);
@@ -114,6 +118,22 @@ function variantsFor({ endpoint, deadPort }) {
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, SIDETRACE_OTLP_ENCODER: 'upstream' },
     },
     'sidetrace-10': { label: 'sidetrace, 10% sampled', preload: PRELOAD, env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT } },
+    // The same with another export batch size (--export-batch N; opt-in: --variants): how long a span waits in the queue,
+    // and how much is serialized in one go.
+    ...(EXPORT_BATCH
+      ? {
+          'sidetrace-batch': {
+            label: `sidetrace, export batches of ${EXPORT_BATCH}`,
+            preload: PRELOAD,
+            env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: EXPORT_BATCH },
+          },
+          'sidetrace-10-batch': {
+            label: `sidetrace, 10% sampled, export batches of ${EXPORT_BATCH}`,
+            preload: PRELOAD,
+            env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, ...TEN_PERCENT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: EXPORT_BATCH },
+          },
+        }
+      : {}),
     // What an unsampled request costs with no sampled request mixed in (opt-in: --variants).
     'sidetrace-0': {
       label: 'sidetrace, nothing sampled',
@@ -123,6 +143,9 @@ function variantsFor({ endpoint, deadPort }) {
     // The same apps with one outgoing POST every 100 ms and no tracing of it: what outgoing HTTP traffic alone costs a
     // process, which the exporter's sends bring to the sampled variants (opt-in: --variants).
     'bare-client': { label: 'bare node + a POST every 100 ms', preload: SIDE_TRAFFIC, env: { SIDE_URL: endpoint } },
+    // Each request's listeners in an AsyncLocalStorage context and nothing else: the floor under any tracer (opt-in).
+    'bare-context': { label: 'bare node + a context per request', preload: CONTEXT_FLOOR, env: {} },
+    'bare-context-client': { label: 'bare node + a context per request + a POST every 100 ms', preload: CONTEXT_FLOOR, env: { SIDE_URL: endpoint } },
     'sidetrace-0-client': {
       label: 'sidetrace, nothing sampled + a POST every 100 ms',
       preload: SIDE_TRAFFIC,
@@ -335,7 +358,7 @@ async function benchThroughput(ctx) {
     'sidetrace',
     ...encoder,
     'sidetrace-10',
-    ...optIn(['bare-client', 'sidetrace-0', 'sidetrace-0-client']),
+    ...optIn(['sidetrace-batch', 'sidetrace-10-batch', 'bare-client', 'bare-context', 'bare-context-client', 'sidetrace-0', 'sidetrace-0-client']),
     'stock',
     'stock-10',
     'newrelic',
@@ -437,7 +460,15 @@ async function benchRoutes(ctx) {
     return { skipped: `PostgreSQL/Redis unavailable: ${err.message}`, text: `skipped: ${err.message}` };
   }
   try {
-    const names = pick(['bare', 'sidetrace', 'sidetrace-10', ...optIn(['sidetrace-0', 'sidetrace-10-no-db']), 'stock', 'stock-10', 'newrelic']);
+    const names = pick([
+      'bare',
+      'sidetrace',
+      'sidetrace-10',
+      ...optIn(['bare-context', 'bare-context-client', 'sidetrace-0', 'sidetrace-10-no-db']),
+      'stock',
+      'stock-10',
+      'newrelic',
+    ]);
     const samples = await interleaved('routes', names, async (name) => {
       const v = ctx.variants[name];
       const demo = await startDemoApp({ databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, preload: v.preload, env: v.env });

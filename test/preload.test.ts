@@ -228,6 +228,44 @@ describe('preload', () => {
   });
 });
 
+describe('export batches', () => {
+  // A minute's schedule delay: only a full batch is exported while the test runs.
+  async function burst(env: Record<string, string>, requests: number, batches: number) {
+    const own = await startOtlpReceiver();
+    try {
+      const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: own.url, OTEL_SERVICE_NAME: 'batch-svc', OTEL_BSP_SCHEDULE_DELAY: '60000', ...env });
+      for (let i = 0; i < requests; i += 10) await Promise.all(Array.from({ length: 10 }, () => get(`${a.url}/hello`)));
+      await waitFor(
+        async () => own.requests.map((r) => r.spanCount),
+        (counts) => counts.length >= batches,
+        { what: `${batches} export requests` },
+      );
+      return { counts: own.requests.map((r) => r.spanCount), stderr: a.stderr() };
+    } finally {
+      await own.close();
+    }
+  }
+
+  it('sends 128 spans a request by default (the spec says 512: see docs/performance.md)', async () => {
+    const { counts, stderr } = await burst({}, 300, 2);
+    assert.deepEqual(counts, [128, 128]);
+    assert.deepEqual(
+      sidetraceLines(stderr).filter((l) => /OTEL_BSP/.test(l)),
+      [],
+    );
+  });
+
+  it('OTEL_BSP_MAX_EXPORT_BATCH_SIZE still sets it; a queue smaller than the default batch takes its own size, without a line', async () => {
+    assert.deepEqual((await burst({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '250' }, 300, 1)).counts, [250]);
+    const { counts, stderr } = await burst({ OTEL_BSP_MAX_QUEUE_SIZE: '100' }, 250, 2);
+    assert.deepEqual(counts.slice(0, 2), [100, 100]);
+    assert.deepEqual(
+      sidetraceLines(stderr).filter((l) => /OTEL_BSP/.test(l)),
+      [],
+    );
+  });
+});
+
 describe('TRACEPARENT in the environment', () => {
   const parent = `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`;
 

@@ -232,9 +232,11 @@ describe('export batches', () => {
   // A minute's schedule delay: only a full batch is exported while the test runs.
   async function burst(env: Record<string, string>, requests: number, batches: number) {
     const own = await startOtlpReceiver();
+    let a: RunningApp | undefined;
     try {
-      const a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: own.url, OTEL_SERVICE_NAME: 'batch-svc', OTEL_BSP_SCHEDULE_DELAY: '60000', ...env });
-      for (let i = 0; i < requests; i += 10) await Promise.all(Array.from({ length: 10 }, () => get(`${a.url}/hello`)));
+      a = await app({ OTEL_EXPORTER_OTLP_ENDPOINT: own.url, OTEL_SERVICE_NAME: 'batch-svc', OTEL_BSP_SCHEDULE_DELAY: '60000', ...env });
+      const url = `${a.url}/hello`;
+      for (let i = 0; i < requests; i += 10) await Promise.all(Array.from({ length: 10 }, () => get(url)));
       await waitFor(
         async () => own.requests.map((r) => r.spanCount),
         (counts) => counts.length >= batches,
@@ -242,6 +244,7 @@ describe('export batches', () => {
       );
       return { counts: own.requests.map((r) => r.spanCount), stderr: a.stderr() };
     } finally {
+      await a?.stop();
       await own.close();
     }
   }
@@ -423,7 +426,8 @@ describe('compile cache of a process stopped by a signal (Node ≥ 22.10)', () =
       await waitFor(
         async () => first.stderr(),
         (text) => text.includes(`writing cache for ${main}`) || text.includes(`writing cache for CommonJS ${main}`),
-        { what: `the cache of ${main} written while the server runs`, timeoutMs: 10_000 },
+        // The flush runs a second after start-up; the tail of Node's debug output says how far it got.
+        { what: `the cache of ${main} written while the server runs`, timeoutMs: 20_000, describe: (text) => text.slice(-3_000) },
       );
       await first.stop();
       assert.equal((await first.exited).signal, 'SIGKILL');

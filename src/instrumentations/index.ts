@@ -37,6 +37,8 @@ interface InstrumentationSpec {
   lean?: {
     /** A literal require (so the build bundles sidetrace's own module) returning the instrumentation's class. */
     load: () => new (settings: object) => Instrumentation;
+    /** Settings only the lean instrumentation takes. */
+    config?: (config: SidetraceConfig) => object;
   };
 }
 
@@ -56,7 +58,11 @@ const SPECS: InstrumentationSpec[] = [
     }),
     // Server and client spans from sidetrace's own instrumentation (./http-client/), which, like upstream's with
     // requireParentforOutgoingSpans, makes no span for a call with no parent (pool heartbeats, stray requests).
-    lean: { load: () => require('./http-client').HttpInstrumentation },
+    // The server side asks the provider's sampler itself, so that a request it drops costs no span (http-server/server.ts).
+    lean: {
+      load: () => require('./http-client').HttpInstrumentation,
+      config: (c) => ({ sampler: (require('../sdk/sampler') as typeof import('../sdk/sampler')).samplerFor(c) }),
+    },
   },
   {
     name: 'undici',
@@ -287,7 +293,7 @@ export function createInstrumentations(names: string[], config: SidetraceConfig,
     try {
       const always = spec.config ? spec.config(config) : {};
       if (config.noise.enabled && spec.lean) {
-        out.push(new (spec.lean.load())(always));
+        out.push(new (spec.lean.load())({ ...(spec.lean.config ? spec.lean.config(config) : {}), ...always }));
         continue;
       }
       const Ctor = (loadPackage(spec.pkg) as Record<string, new (settings: object) => Instrumentation>)[spec.exportName];

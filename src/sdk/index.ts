@@ -13,7 +13,7 @@ import { NoiseFilterProcessor } from '../policy/noise';
 import { createPropagator } from './propagators';
 import { RedactionProcessor } from '../policy/redaction';
 import { buildResource, type ServiceIdentity } from './resource';
-import { createSampler } from './sampler';
+import { samplerFor } from './sampler';
 import { registerInstrumentations } from './register-instrumentations';
 import { MainThreadForwarder, receiveWorkerSpans } from './worker-spans';
 
@@ -49,7 +49,7 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, nam
   const resource = options.inWorker ? undefined : buildResource(config, identity);
   const provider = new NodeTracerProvider({
     resource,
-    sampler: createSampler(config),
+    sampler: samplerFor(config),
     spanLimits: config.spanLimits,
     idGenerator,
     spanProcessors: processors,

@@ -51,7 +51,21 @@ export class TraceIdRatioSampler implements Sampler {
   }
 }
 
-export function createSampler(config: SidetraceConfig): Sampler {
+const samplers = new WeakMap<SidetraceConfig, Sampler>();
+
+/**
+ * The one sampler of a config: the tracer provider's, and the one the HTTP
+ * server instrumentation asks before it starts a span (it builds no span for a
+ * request the sampler drops, src/instrumentations/http-server/server.ts).
+ * One instance, so both decide alike.
+ */
+export function samplerFor(config: SidetraceConfig): Sampler {
+  let sampler = samplers.get(config);
+  if (!sampler) samplers.set(config, (sampler = createSampler(config)));
+  return sampler;
+}
+
+function createSampler(config: SidetraceConfig): Sampler {
   const b = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
   const { name, ratio } = config.sampler;
   let base: Sampler;

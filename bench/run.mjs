@@ -190,7 +190,8 @@ const pick = (names) =>
     .flatMap((n) =>
       COMPARE_PRELOAD && n === 'sidetrace' ? [n, 'sidetrace-compare'] : COMPARE_PRELOAD && n === 'sidetrace-10' ? [n, 'sidetrace-10-compare'] : [n],
     )
-    .filter((n) => !wantedVariants || wantedVariants.includes(n));
+    // A compare variant goes with its base variant, named in --variants or not.
+    .filter((n) => !wantedVariants || wantedVariants.includes(n) || wantedVariants.includes(n.replace(/-compare$/, '')));
 /** Variants measured only when --variants names them. */
 const optIn = (names) => names.filter((n) => wantedVariants?.includes(n));
 const nodeArgs = (v) => (v.preload ? ['--require', v.preload] : []);

@@ -16,6 +16,7 @@ import { buildResource, type ServiceIdentity } from './resource';
 import { samplerFor } from './sampler';
 import { registerInstrumentations } from './register-instrumentations';
 import { MainThreadForwarder, receiveWorkerSpans } from './worker-spans';
+import { instrumentationTracerProvider } from './unsampled-children';
 
 export interface SdkHandle {
   /** Export statistics per pipeline, in exporter order. */
@@ -59,10 +60,11 @@ export function startSdk(config: SidetraceConfig, identity: ServiceIdentity, nam
 
   const warn = (line: string) => log.warn(line);
   const instrumentations = createInstrumentations(names.atStart, config, warn);
-  const unregisters = [registerInstrumentations(instrumentations, provider)];
+  const tracerProvider = instrumentationTracerProvider(provider, config.sampler);
+  const unregisters = [registerInstrumentations(instrumentations, tracerProvider)];
   const stopWatching = createOnFirstRequire(names.onFirstRequire, config, warn, (name, instrumentation) => {
     instrumentations.push(instrumentation);
-    unregisters.push(registerInstrumentations([instrumentation], provider));
+    unregisters.push(registerInstrumentations([instrumentation], tracerProvider));
     log.debug(`instrumentation ${name} loaded: the app required its module`);
   });
 

@@ -69,6 +69,16 @@ describe('TraceIdRatioSampler against the SDK TraceIdRatioBasedSampler (in proce
   });
 });
 
+/** The trace ids of `service`'s server spans, sorted, once `expected` have arrived (or 10 s passed) and 300 ms more for any extra. */
+async function serverTraceIds(rx: OtlpReceiver, service: string, expected: number): Promise<string[]> {
+  const servers = () => rx.spans.filter((s) => s.resource['service.name'] === service && s.kind === 2);
+  for (let waited = 0; servers().length < expected && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 300));
+  return servers()
+    .map((s) => s.traceId)
+    .sort();
+}
+
 describe('traceidratio under the preload (real app, real OTLP receiver)', () => {
   let rx: OtlpReceiver;
   let app: RunningApp;
@@ -101,15 +111,7 @@ describe('traceidratio under the preload (real app, real OTLP receiver)', () => 
     const sdk = new TraceIdRatioBasedSampler(0.3);
     const expected = sent.filter((id) => sdk.shouldSample(ROOT_CONTEXT, id).decision !== 0).sort();
     assert.ok(expected.length > 20 && expected.length < 120, `a 0.3 ratio picks some but not all of 200 (${expected.length})`);
-    const mine = () => rx.spans.filter((s) => s.resource['service.name'] === 'ratio-app' && s.kind === 2);
-    for (let waited = 0; mine().length < expected.length && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(
-      mine()
-        .map((s) => s.traceId)
-        .sort(),
-      expected,
-    );
+    assert.deepEqual(await serverTraceIds(rx, 'ratio-app', expected.length), expected);
   });
 });
 
@@ -163,16 +165,7 @@ describe('parentbased_traceidratio roots under the preload (real app, real downs
     // Half of 200, within 4 standard deviations (7 each). A root started again under a new trace id would be kept
     // only when both ids are, a quarter of the time.
     assert.ok(kept.length >= 72 && kept.length <= 128, `a 0.5 ratio keeps about half of 200 (${kept.length})`);
-    const servers = () => rx.spans.filter((s) => s.resource['service.name'] === 'root-ratio-app' && s.kind === 2);
-    for (let waited = 0; servers().length < kept.length && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 300));
-    assert.deepEqual(
-      servers()
-        .map((s) => s.traceId)
-        .sort(),
-      kept.map((p) => p.traceId).sort(),
-      'exactly the kept roots are exported',
-    );
+    assert.deepEqual(await serverTraceIds(rx, 'root-ratio-app', kept.length), kept.map((p) => p.traceId).sort(), 'exactly the kept roots are exported');
     // A kept root's client span is the downstream's parent, and its own parent is the server span.
     const byId = new Map(rx.spans.map((s) => [s.spanId, s]));
     for (const p of kept) assert.equal(byId.get(byId.get(p.spanId)?.parentSpanId ?? '')?.kind, 2, `client span ${p.spanId} under its server span`);

@@ -27,23 +27,7 @@ import {
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { SidetraceConfig } from '../config';
 import { idGenerator } from './id-generator';
-
-/**
- * The API's isValidTraceId / isValidSpanId (hex digits of either case, the
- * right count, not all zeros) without their regular expressions, which cost
- * most on ids sliced from the id generator's hex pool (./id-generator.ts).
- */
-function isValidId(id: string, length: number): boolean {
-  if (typeof id !== 'string' || id.length !== length) return false;
-  let any = false;
-  for (let i = 0; i < length; i++) {
-    const c = id.charCodeAt(i);
-    if (c === 48) continue;
-    if (!((c > 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
-    any = true;
-  }
-  return any;
-}
+import { isValidSpanContext } from '../tracing/traceparent';
 
 /** `provider` as it is when the sampler is not parent-based; otherwise wrapped. */
 export function instrumentationTracerProvider(provider: TracerProvider, sampler: SidetraceConfig['sampler']): TracerProvider {
@@ -65,13 +49,7 @@ class UnsampledChildrenTracer implements Tracer {
     if (options.kind !== SpanKind.SERVER && options.root !== true) {
       const parent = trace.getSpanContext(ctx);
       // A parent with ids the SDK holds invalid goes to the SDK, which starts a new trace for it.
-      if (
-        parent !== undefined &&
-        (parent.traceFlags & TraceFlags.SAMPLED) === 0 &&
-        isValidId(parent.traceId, 32) &&
-        isValidId(parent.spanId, 16) &&
-        !isTracingSuppressed(ctx)
-      ) {
+      if (parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0 && isValidSpanContext(parent) && !isTracingSuppressed(ctx)) {
         return trace.wrapSpanContext({
           traceId: parent.traceId,
           spanId: idGenerator.generateSpanId(),

@@ -41,6 +41,7 @@ import { EmitInstrumentation, type Emit } from '../emit-instrumentation';
 import { RPCType, setRPCMetadata, type RPCMetadata } from '@opentelemetry/core';
 import { requestAttributes } from './attributes';
 import { idGenerator } from '../../sdk/id-generator';
+import { isValidSpanContext } from '../../tracing/traceparent';
 import { REQUEST_STATE, type RequestState } from './route';
 
 export const HTTP_SERVER_SCOPE = 'sidetrace-http-server';
@@ -136,7 +137,7 @@ export class HttpServerInstrumentation extends EmitInstrumentation<HttpServerSet
   /** What the SDK's Tracer#startSpan returns for this request, without building a dropped request's span through it. */
   private sampledSpan(sampler: Sampler, parent: Context, method: string, attributes: { 'url.path': string }): Span {
     const parentSpanContext = trace.getSpanContext(parent);
-    const child = parentSpanContext !== undefined && trace.isSpanContextValid(parentSpanContext);
+    const child = parentSpanContext !== undefined && isValidSpanContext(parentSpanContext);
     const traceId = child ? parentSpanContext.traceId : idGenerator.generateTraceId();
     const result = sampler.shouldSample(parent, traceId, method, SpanKind.SERVER, attributes, []);
     if (result.decision === SamplingDecision.NOT_RECORD) {

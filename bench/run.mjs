@@ -9,6 +9,8 @@
 //     --only ladder        the cost ladder: the hello-world route with sidetrace's layers added one at a time
 //     --quick                                   fewer repetitions, shorter loads (a smoke run)
 //     --reps N             repetitions of each throughput/routes measurement (default 3; quick 1)
+//     --slices N           throughput/routes: every variant's app runs at once, idle but for its turn, and each gets N
+//                          slices of --duration seconds, in rotating order (instead of --reps runs one after another)
 //     --startup-reps N     repetitions of each startup measurement (default 10; quick 3)
 //     --duration S         seconds of measured load per throughput run (default 10; quick 3)
 //     --outage-duration S  seconds of load per outage scenario (default 60; quick 15)
@@ -60,7 +62,8 @@ const only = flag('--only', DEFAULT_BENCHES.join(','))
   .map((s) => s.trim())
   .filter(Boolean);
 for (const b of only) if (!ALL_BENCHES.includes(b)) throw new Error(`--only: unknown sub-bench "${b}" (known: ${ALL_BENCHES.join(', ')})`);
-const REPS = Number(flag('--reps', QUICK ? 1 : 3));
+const SLICES = flag('--slices', undefined) && Number(flag('--slices'));
+const REPS = SLICES || Number(flag('--reps', QUICK ? 1 : 3));
 const STARTUP_REPS = Number(flag('--startup-reps', QUICK ? 3 : 10));
 const DURATION_S = Number(flag('--duration', QUICK ? 3 : 10));
 const WARMUP_S = QUICK ? 1 : 3;
@@ -270,6 +273,88 @@ async function interleaved(title, names, run) {
   return samples;
 }
 
+/**
+ * --slices N: every variant's app is started at once, each exporting to a sink of its own, and they take turns:
+ * N rounds, each giving every variant one slice of DURATION_S seconds of load, the order rotating by one each
+ * round. This VM's speed drifts (bare node's CPU per request moved 180 → 360 µs within half an hour, with nothing
+ * else running: BENCHMARKS.md); runs one after another can land on different sides of a drift, slices spread every
+ * variant over the same minutes, and a ratio read within one round compares variants under the same conditions.
+ * A slice's CPU includes the export of its last spans (its sink is drained before the next slice starts).
+ * `start(name, endpoint)` returns { url, pid, requests?, stop }.
+ */
+async function sliced(title, names, start) {
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  const running = {};
+  try {
+    for (const name of names) {
+      const sink = await startSink();
+      running[name] = { sink };
+      Object.assign(running[name], await start(name, sink.url));
+    }
+    for (const name of names) await load(running[name].url, WARMUP_S, { requests: running[name].requests });
+    for (let round = 0; round < SLICES; round++) {
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const name of order) {
+        const r = running[name];
+        await drained(r.sink);
+        await r.sink.reset();
+        const cpu0 = cpuMsOf(r.pid);
+        const res = loadResult(await load(r.url, DURATION_S, { requests: r.requests }));
+        await drained(r.sink);
+        const cpuMs = cpuMsOf(r.pid) - cpu0;
+        const received = await r.sink.stats();
+        const s = {
+          ...res,
+          round,
+          seconds: DURATION_S,
+          hwmKiB: memoryOf(r.pid).hwmKiB,
+          cpuUsPerRequest: (cpuMs * 1000) / res.requests,
+          spans: received.spans,
+          exportBytes: received.bytes,
+          exportRequests: received.requests,
+          spansPerRequest: received.spans / res.requests,
+        };
+        samples[name].push(s);
+        log(
+          `${title}: round ${round + 1}/${SLICES} ${name}: ${fmt(s.reqPerSec)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, ${fmt(s.cpuUsPerRequest)} CPU µs/req, spans/req ${fmt(s.spansPerRequest, 2)}`,
+        );
+      }
+    }
+  } finally {
+    for (const r of Object.values(running)) {
+      await r.stop?.();
+      await r.sink.stop();
+    }
+  }
+  return samples;
+}
+
+/** Waits until a sink has received nothing new for 400 ms (at most 3 s): the exports of a finished slice. */
+async function drained(sink) {
+  let last = -1;
+  let quiet = 0;
+  for (let waited = 0; waited < 3000 && quiet < 2; waited += 200) {
+    const { bytes } = await sink.stats();
+    quiet = bytes === last ? quiet + 1 : 0;
+    last = bytes;
+    await sleep(200);
+  }
+}
+
+/** A variant's environment with its spans sent to `endpoint` instead of the shared sink. */
+function ownSink(ctx, env, endpoint) {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === ctx.sink.url ? endpoint : v]));
+}
+
+/**
+ * a ÷ b by throughput, rep by rep (or round by round), and the median of those: each rep's two runs are close in
+ * time, so this cancels the machine's drift better than the ratio of the two medians.
+ */
+function pairedRatio(samples, a, b) {
+  const each = samples[a].map((s, i) => s.reqPerSec / samples[b][i].reqPerSec);
+  return { median: median(each), each };
+}
+
 function summarise(ctx, names, samples) {
   const summary = {};
   for (const name of names) {
@@ -364,16 +449,22 @@ async function benchThroughput(ctx) {
     'stock-10',
     'newrelic',
   ]);
-  const samples = await interleaved('throughput', names, async (name) => {
-    const v = ctx.variants[name];
-    const app = await startHello(nodeArgs(v), v.env);
-    try {
-      return await measure(ctx, `${app.url}/hello`, app.pid);
-    } finally {
-      await app.stop(2000);
-    }
-  });
-  return { reps: REPS, durationS: DURATION_S, connections: CONNECTIONS, samples, ...summarise(ctx, names, samples) };
+  const samples = SLICES
+    ? await sliced('throughput', names, async (name, endpoint) => {
+        const v = ctx.variants[name];
+        const app = await startHello(nodeArgs(v), ownSink(ctx, v.env, endpoint));
+        return { url: `${app.url}/hello`, pid: app.pid, stop: () => app.stop(2000) };
+      })
+    : await interleaved('throughput', names, async (name) => {
+        const v = ctx.variants[name];
+        const app = await startHello(nodeArgs(v), v.env);
+        try {
+          return await measure(ctx, `${app.url}/hello`, app.pid);
+        } finally {
+          await app.stop(2000);
+        }
+      });
+  return { reps: REPS, sliced: Boolean(SLICES), durationS: DURATION_S, connections: CONNECTIONS, samples, ...summarise(ctx, names, samples) };
 }
 
 // ---------------------------------------------------------------- cost ladder
@@ -470,18 +561,33 @@ async function benchRoutes(ctx) {
       'stock-10',
       'newrelic',
     ]);
-    const samples = await interleaved('routes', names, async (name) => {
-      const v = ctx.variants[name];
-      const demo = await startDemoApp({ databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, preload: v.preload, env: v.env });
-      try {
-        const [pid] = childPidsRunning(path.join('examples', 'demo', 'app.js'));
-        return await measure(ctx, demo.appUrl, pid, ROUTES);
-      } finally {
-        await demo.stop();
-      }
-    });
+    const demoApp = path.join('examples', 'demo', 'app.js');
+    const samples = SLICES
+      ? await sliced('routes', names, async (name, endpoint) => {
+          const v = ctx.variants[name];
+          const before = new Set(childPidsRunning(demoApp));
+          const demo = await startDemoApp({
+            databaseUrl: services.databaseUrl,
+            redisUrl: services.redisUrl,
+            preload: v.preload,
+            env: ownSink(ctx, v.env, endpoint),
+          });
+          const pid = childPidsRunning(demoApp).find((p) => !before.has(p));
+          return { url: demo.appUrl, pid, requests: ROUTES, stop: () => demo.stop() };
+        })
+      : await interleaved('routes', names, async (name) => {
+          const v = ctx.variants[name];
+          const demo = await startDemoApp({ databaseUrl: services.databaseUrl, redisUrl: services.redisUrl, preload: v.preload, env: v.env });
+          try {
+            const [pid] = childPidsRunning(demoApp);
+            return await measure(ctx, demo.appUrl, pid, ROUTES);
+          } finally {
+            await demo.stop();
+          }
+        });
     return {
       reps: REPS,
+      sliced: Boolean(SLICES),
       durationS: DURATION_S,
       connections: CONNECTIONS,
       routes: ROUTES.map((r) => `${r.method} ${r.path}`),
@@ -571,34 +677,39 @@ async function benchOutage(ctx) {
 function goals(results) {
   const out = [];
   const goal = (name, ok, detail) => out.push({ name, met: ok, detail });
-  const t = results.throughput?.summary;
+  // Ratios are judged rep by rep (pairedRatio): the median of the per-rep ratios, each rep's shown.
+  const paired = (bench, a, b, what) => {
+    const p = pairedRatio(bench.samples, a, b);
+    const medians = bench.summary[a].reqPerSec / bench.summary[b].reqPerSec;
+    const shown = what === '%' ? pct : (x) => `${fmt(x, 2)}×`;
+    return { ratio: p.median, detail: `${shown(p.median)} (per rep ${p.each.map(shown).join(', ')}; ratio of medians ${shown(medians)})` };
+  };
+  const tb = results.throughput;
+  const t = tb?.summary;
   if (t?.sidetrace && t.bare) {
-    goal('hello-world at 100% sampling ≥ 55% of bare', t.sidetrace.ratioToBare >= 0.55, `${pct(t.sidetrace.ratioToBare)} of bare`);
-    if (t.stock)
-      goal(
-        'hello-world at 100% sampling ≥ 2× the stock register',
-        t.sidetrace.reqPerSec >= 2 * t.stock.reqPerSec,
-        `${fmt(t.sidetrace.reqPerSec / t.stock.reqPerSec, 2)}× the stock register`,
-      );
+    const ofBare = paired(tb, 'sidetrace', 'bare', '%');
+    goal('hello-world at 100% sampling ≥ 55% of bare', ofBare.ratio >= 0.55, `${ofBare.detail} of bare`);
+    if (t.stock) {
+      const ofStock = paired(tb, 'sidetrace', 'stock');
+      goal('hello-world at 100% sampling ≥ 2× the stock register', ofStock.ratio >= 2, `${ofStock.detail} the stock register`);
+    }
   }
   if (t?.['sidetrace-10'] && t.bare) {
     const ten = t['sidetrace-10'];
-    goal('hello-world at 10% sampling ≥ 85% of bare', ten.ratioToBare >= 0.85, `${pct(ten.ratioToBare)} of bare`);
+    const ofBare = paired(tb, 'sidetrace-10', 'bare', '%');
+    goal('hello-world at 10% sampling ≥ 85% of bare', ofBare.ratio >= 0.85, `${ofBare.detail} of bare`);
     goal('hello-world at 10% sampling: p99 ≤ 1.3× bare', ten.p99RatioToBare <= 1.3, `${fmt(ten.p99RatioToBare, 2)}× bare (${ten.p99} vs ${t.bare.p99} ms)`);
   }
-  const r = results.routes?.summary;
-  if (r?.sidetrace && r.stock)
-    goal(
-      'demo routes ≥ 1.5× the stock register (100% sampling)',
-      r.sidetrace.reqPerSec >= 1.5 * r.stock.reqPerSec,
-      `${fmt(r.sidetrace.reqPerSec / r.stock.reqPerSec, 2)}×`,
-    );
-  if (r?.['sidetrace-10'] && r['stock-10'])
-    goal(
-      'demo routes ≥ 1.5× the stock register (10% sampling)',
-      r['sidetrace-10'].reqPerSec >= 1.5 * r['stock-10'].reqPerSec,
-      `${fmt(r['sidetrace-10'].reqPerSec / r['stock-10'].reqPerSec, 2)}×`,
-    );
+  const rb = results.routes;
+  const r = rb?.summary;
+  if (r?.sidetrace && r.stock) {
+    const p = paired(rb, 'sidetrace', 'stock');
+    goal('demo routes ≥ 1.5× the stock register (100% sampling)', p.ratio >= 1.5, p.detail);
+  }
+  if (r?.['sidetrace-10'] && r['stock-10']) {
+    const p = paired(rb, 'sidetrace-10', 'stock-10');
+    goal('demo routes ≥ 1.5× the stock register (10% sampling)', p.ratio >= 1.5, p.detail);
+  }
   const s = results.startup?.summary;
   if (s?.sidetrace && s.bare) {
     goal('startup ≤ +60 ms over bare', s.sidetrace.deltaMs <= 60, `${signed(s.sidetrace.deltaMs)} ms`);
@@ -640,10 +751,12 @@ async function main() {
   const sections = [header];
   if (results.startup) sections.push(`## Startup (express hello-world, median of ${STARTUP_REPS})\n\n${results.startup.text}`);
   if (results.throughput)
-    sections.push(`## Throughput, hello-world route (autocannon ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.throughput.text}`);
+    sections.push(
+      `## Throughput, hello-world route (autocannon ${CONNECTIONS} connections, ${DURATION_S} s, ${SLICES ? `${SLICES} slices each, all variants running` : `median of ${REPS}`})\n\n${results.throughput.text}`,
+    );
   if (results.routes)
     sections.push(
-      `## Throughput, demo app routes (PostgreSQL, Redis, outgoing HTTP; ${CONNECTIONS} connections, ${DURATION_S} s, median of ${REPS})\n\n${results.routes.text}`,
+      `## Throughput, demo app routes (PostgreSQL, Redis, outgoing HTTP; ${CONNECTIONS} connections, ${DURATION_S} s, ${SLICES ? `${SLICES} slices each, all variants running` : `median of ${REPS}`})\n\n${results.routes.text}`,
     );
   if (results.outage) sections.push(`## Collector outage (sidetrace, hello-world, ${OUTAGE_S} s of load, median of ${OUTAGE_REPS})\n\n${results.outage.text}`);
   if (results.ladder)

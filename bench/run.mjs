@@ -63,6 +63,7 @@ const only = flag('--only', DEFAULT_BENCHES.join(','))
   .filter(Boolean);
 for (const b of only) if (!ALL_BENCHES.includes(b)) throw new Error(`--only: unknown sub-bench "${b}" (known: ${ALL_BENCHES.join(', ')})`);
 const SLICES = flag('--slices', undefined) && Number(flag('--slices'));
+if (SLICES !== undefined && !(Number.isInteger(SLICES) && SLICES > 0)) throw new Error(`--slices: expected a positive whole number, got "${flag('--slices')}"`);
 const REPS = SLICES || Number(flag('--reps', QUICK ? 1 : 3));
 const STARTUP_REPS = Number(flag('--startup-reps', QUICK ? 3 : 10));
 const DURATION_S = Number(flag('--duration', QUICK ? 3 : 10));
@@ -276,9 +277,10 @@ async function interleaved(title, names, run) {
 /**
  * --slices N: every variant's app is started at once, each exporting to a sink of its own, and they take turns:
  * N rounds, each giving every variant one slice of DURATION_S seconds of load, the order rotating by one each
- * round. This VM's speed drifts (bare node's CPU per request moved 180 → 360 µs within half an hour, with nothing
- * else running: BENCHMARKS.md); runs one after another can land on different sides of a drift, slices spread every
- * variant over the same minutes, and a ratio read within one round compares variants under the same conditions.
+ * round. This VM's speed drifts (bare node's CPU per request moved 180 → 360 µs within ten minutes, with nothing
+ * else running, and by tens of percent within seconds: BENCHMARKS.md); runs one after another can land on different
+ * sides of a drift, slices spread every variant over the same minutes, and a ratio read within one round compares
+ * variants measured seconds apart.
  * A slice's CPU includes the export of its last spans (its sink is drained before the next slice starts).
  * `start(name, endpoint)` returns { url, pid, requests?, stop }.
  */

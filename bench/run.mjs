@@ -277,7 +277,7 @@ async function interleaved(title, names, run) {
 /**
  * --slices N: every variant's app is started at once, each exporting to a sink of its own, and they take turns:
  * N rounds, each giving every variant one slice of DURATION_S seconds of load, the order rotating by one each
- * round. This VM's speed drifts (bare node's CPU per request moved 180 → 360 µs within ten minutes, with nothing
+ * round. This VM's speed drifts (bare node's user CPU per request moved 180 → 360 µs within ten minutes, with nothing
  * else running, and by tens of percent within seconds: BENCHMARKS.md); runs one after another can land on different
  * sides of a drift, slices spread every variant over the same minutes, and a ratio read within one round compares
  * variants measured seconds apart.
